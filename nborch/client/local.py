@@ -1,0 +1,165 @@
+"""The in-process client: calls the orchestration services on the local store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from nborch.client.base import KEEP, NborchClient
+from nborch.models import (
+    CellFailure,
+    Deployment,
+    DeploymentSpec,
+    FlowRun,
+    LogLine,
+    StateType,
+    Worker,
+    WorkPool,
+    WorkQueue,
+)
+from nborch.orchestration import deployments, pools, queues, runs, workers
+from nborch.settings import get_settings
+from nborch.store.engine import Store, open_store
+
+
+class LocalClient(NborchClient):
+    """Answers from the store named by the settings (SQLite under NBORCH_HOME by default)."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store or open_store(get_settings().resolved_database_url)
+
+    # work pools
+    def create_pool(self, name: str, type: str, *, description: str = "",
+                    base_job_template: dict[str, Any] | None = None,
+                    concurrency_limit: int | None = None, paused: bool = False) -> WorkPool:
+        return pools.create_pool(
+            self.store, name, type, description=description, base_job_template=base_job_template,
+            concurrency_limit=concurrency_limit, paused=paused,
+        )
+
+    def get_pool(self, name: str) -> WorkPool:
+        return pools.get_pool(self.store, name)
+
+    def list_pools(self) -> list[WorkPool]:
+        return pools.list_pools(self.store)
+
+    def update_pool(self, name: str, *, paused: bool | None = None,
+                    concurrency_limit: Any = KEEP, description: str | None = None,
+                    base_job_template: dict[str, Any] | None = None) -> WorkPool:
+        return pools.update_pool(
+            self.store, name, paused=paused, concurrency_limit=concurrency_limit,
+            description=description, base_job_template=base_job_template,
+        )
+
+    def delete_pool(self, name: str) -> None:
+        pools.delete_pool(self.store, name)
+
+    # work queues
+    def create_queue(self, pool_name: str, name: str, *, priority: int = 1,
+                     concurrency_limit: int | None = None, description: str = "") -> WorkQueue:
+        return queues.create_queue(
+            self.store, pool_name, name, priority=priority, concurrency_limit=concurrency_limit,
+            description=description,
+        )
+
+    def list_queues(self, pool_name: str) -> list[WorkQueue]:
+        return queues.list_queues(self.store, pool_name)
+
+    def update_queue(self, pool_name: str, name: str, *, paused: bool | None = None,
+                     priority: int | None = None, concurrency_limit: Any = KEEP) -> WorkQueue:
+        return queues.update_queue(
+            self.store, pool_name, name, paused=paused, priority=priority,
+            concurrency_limit=concurrency_limit,
+        )
+
+    def delete_queue(self, pool_name: str, name: str) -> None:
+        queues.delete_queue(self.store, pool_name, name)
+
+    # workers
+    def register_worker(self, name: str, pool_name: str | None, *, pid: int | None = None,
+                        worker_id: uuid.UUID | None = None) -> Worker:
+        return workers.register_worker(self.store, name, pool_name, pid=pid, worker_id=worker_id)
+
+    def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
+        workers.heartbeat(self.store, worker_id, stopped=stopped)
+
+    def list_workers(self, pool_name: str | None = None) -> list[Worker]:
+        return workers.list_workers(self.store, pool_name)
+
+    # deployments
+    def apply_deployment(self, spec: DeploymentSpec) -> tuple[Deployment, bool]:
+        return deployments.apply_deployment(self.store, spec)
+
+    def get_deployment(self, full_name: str) -> Deployment:
+        return deployments.get_deployment(self.store, full_name)
+
+    def list_deployments(self, *, pool_name: str | None = None) -> list[Deployment]:
+        return deployments.list_deployments(self.store, pool_name=pool_name)
+
+    def set_deployment_paused(self, full_name: str, paused: bool) -> Deployment:
+        return deployments.set_deployment_paused(self.store, full_name, paused)
+
+    def delete_deployment(self, full_name: str) -> None:
+        deployments.delete_deployment(self.store, full_name)
+
+    # flow runs
+    def create_run(self, deployment: str, *, parameters: dict[str, Any] | None = None,
+                   job_variables: dict[str, Any] | None = None,
+                   scheduled_time: datetime | None = None,
+                   tags: Sequence[str] = ()) -> FlowRun:
+        return runs.create_run(
+            self.store, deployment, parameters=parameters, job_variables=job_variables,
+            scheduled_time=scheduled_time, tags=tags,
+        )
+
+    def create_adhoc_run(self, flow_name: str, input_path: str, *, parameters: dict[str, Any],
+                         output_path: str | None, cwd: str | None, worker_id: uuid.UUID,
+                         tags: Sequence[str] = ()) -> FlowRun:
+        return runs.create_adhoc_run(
+            self.store, flow_name, input_path, parameters=parameters, output_path=output_path,
+            cwd=cwd, worker_id=worker_id, tags=tags,
+        )
+
+    def get_run(self, run_id: str | uuid.UUID) -> FlowRun:
+        return runs.get_run(self.store, run_id)
+
+    def list_runs(self, *, deployment: str | None = None, pool_name: str | None = None,
+                  states: Sequence[StateType] = (), limit: int = 50) -> list[FlowRun]:
+        return runs.list_runs(
+            self.store, deployment=deployment, pool_name=pool_name, states=states, limit=limit
+        )
+
+    def claim_runs(self, pool_name: str, worker_id: uuid.UUID, limit: int) -> list[FlowRun]:
+        return runs.claim_runs(self.store, pool_name, worker_id, limit)
+
+    def set_state(self, run_id: str | uuid.UUID, state: StateType, message: str = "", *,
+                  failure: CellFailure | None = None) -> FlowRun:
+        return runs.set_state(
+            self.store, run_id, state, message, failure=failure
+        )
+
+    def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
+        runs.record_infrastructure(self.store, run_id, infrastructure_id)
+
+    def cancel_run(self, run_id: str | uuid.UUID) -> FlowRun:
+        return runs.cancel_run(self.store, run_id)
+
+    def runs_being_cancelled(self, worker_id: uuid.UUID) -> list[str]:
+        return runs.runs_being_cancelled(self.store, worker_id)
+
+    def crash_orphaned_runs(self) -> list[str]:
+        return runs.crash_orphaned_runs(self.store)
+
+    def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str]) -> None:
+        runs.append_logs(self.store, run_id, lines)
+
+    def read_logs(self, run_id: str | uuid.UUID, *, after: int = 0,
+                  limit: int | None = None) -> list[LogLine]:
+        return runs.read_logs(self.store, run_id, after=after, limit=limit)
+
+
+def get_client() -> NborchClient:
+    """The client the settings call for: the local store (an HTTP client comes with the API)."""
+    return LocalClient()

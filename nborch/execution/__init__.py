@@ -1,0 +1,1 @@
+"""Running notebooks with papermill: reading them, their parameters, and their outcome."""

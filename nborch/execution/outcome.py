@@ -1,0 +1,86 @@
+"""What a finished run came to, judged from its exit code, its output notebook and the end
+of its logs: one place for every kind of infrastructure."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from nborch.models import CellFailure, StateType
+
+_OOM_EXIT = 137  # 128 + SIGKILL, as containers and shells report it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: StateType
+    message: str
+    failure: CellFailure | None = None
+
+
+def read_failure(output_path: str | Path) -> CellFailure | None:
+    """The cell that raised, as papermill marks it in the output notebook, if any."""
+    path = Path(output_path)
+    if not path.exists():
+        return None
+    try:
+        notebook = nbformat.read(path, as_version=4)
+    except Exception:  # a notebook cut short while being written: no cell to name
+        return None
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or cell.get("metadata", {}).get("papermill", {}).get("exception"):
+            error = errors[-1] if errors else {}
+            return CellFailure(
+                cell_index=index,
+                execution_count=cell.get("execution_count"),
+                source=cell.get("source", ""),
+                ename=error.get("ename", "Error"),
+                evalue=error.get("evalue", ""),
+            )
+    return None
+
+
+def describe_exit(exit_code: int) -> str:
+    """-9 → 'killed by SIGKILL'; 137 → 'killed (exit 137: out of memory?)'."""
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        hint = " (out of memory?)" if exit_code == -signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    if exit_code == _OOM_EXIT:
+        return "killed (exit 137: out of memory?)"
+    return f"exit code {exit_code}"
+
+
+def judge_outcome(
+    exit_code: int,
+    output_path: str | Path | None,
+    log_tail: Sequence[str],
+    *,
+    cancelled: bool = False,
+) -> Outcome:
+    if cancelled:
+        return Outcome(StateType.CANCELLED, "Cancelled by request")
+    failure = read_failure(output_path) if output_path else None
+    if exit_code == 0:
+        return Outcome(StateType.COMPLETED, "")
+    if failure is not None:
+        cell = f"In [{failure.execution_count}]" if failure.execution_count else f"cell {failure.cell_index}"
+        return Outcome(
+            StateType.FAILED, f"{cell} raised {failure.ename}: {failure.evalue}", failure
+        )
+    tail = " | ".join(line.strip() for line in log_tail[-3:] if line.strip())
+    if exit_code < 0 or exit_code in (_OOM_EXIT, 143):
+        return Outcome(StateType.CRASHED, f"The run was {describe_exit(exit_code)}. {tail}".strip())
+    if any("DeadKernelError" in line or "Kernel died" in line for line in log_tail):
+        return Outcome(StateType.CRASHED, f"The kernel died while running the notebook. {tail}")
+    return Outcome(StateType.FAILED, f"papermill failed ({describe_exit(exit_code)}): {tail}")

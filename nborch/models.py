@@ -1,0 +1,211 @@
+"""Domain objects and closed vocabularies, as every front end sees them (pydantic).
+
+These are wire models: the store keeps rows of its own and converts at its boundary.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PoolType(str, enum.Enum):
+    """Which infrastructure a work pool's runs get."""
+
+    PROCESS = "process"
+    DOCKER = "docker"
+
+
+class PoolStatus(str, enum.Enum):
+    READY = "READY"
+    NOT_READY = "NOT_READY"
+    PAUSED = "PAUSED"
+
+
+class WorkerStatus(str, enum.Enum):
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+
+
+class StateType(str, enum.Enum):
+    """The states of a flow run."""
+
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def holds_a_slot(self) -> bool:
+        """Claimed by a worker and not finished: counts against concurrency limits."""
+        return self in ACTIVE_STATES
+
+
+FINAL_STATES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+)
+ACTIVE_STATES = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True, use_enum_values=False)
+
+
+class ParameterSpec(_Model):
+    """One flow parameter, as declared in the notebook's `parameters` cell."""
+
+    name: str
+    type: str = "any"  # one of nborch.parameters.TYPE_NAMES
+    default: Any = None
+    help: str = ""
+
+
+class WorkQueue(_Model):
+    id: UUID
+    pool_name: str
+    name: str
+    priority: int = 1
+    concurrency_limit: int | None = None
+    paused: bool = False
+    description: str = ""
+
+
+class WorkPool(_Model):
+    id: UUID
+    name: str
+    type: PoolType
+    description: str = ""
+    base_job_template: dict[str, Any] = Field(default_factory=dict)
+    concurrency_limit: int | None = None
+    paused: bool = False
+    status: PoolStatus = PoolStatus.NOT_READY
+    created: datetime
+    # Filled in by inspect/list: runs holding a slot, workers online.
+    active_runs: int = 0
+    workers_online: int = 0
+
+
+class Worker(_Model):
+    id: UUID
+    name: str
+    pool_name: str | None
+    hostname: str = ""
+    pid: int | None = None
+    last_heartbeat: datetime
+    status: WorkerStatus = WorkerStatus.ONLINE
+    active_runs: int = 0
+
+
+class Deployment(_Model):
+    id: UUID
+    flow_name: str
+    name: str
+    source: str
+    entrypoint: str
+    parameter_specs: list[ParameterSpec] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    pool_name: str | None = None
+    queue_name: str | None = None
+    job_variables: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+    version: str | None = None
+    paused: bool = False
+    concurrency_limit: int | None = None
+    retries: int = 0
+    created: datetime
+    updated: datetime
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow_name}/{self.name}"
+
+
+class DeploymentSpec(_Model):
+    """What `deploy` asks for; the CLI, the Python API and the magics all build one."""
+
+    flow_name: str
+    name: str
+    source: str
+    entrypoint: str
+    pool_name: str | None = None
+    parameter_specs: list[ParameterSpec] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    queue_name: str | None = None
+    job_variables: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+    version: str | None = None
+    concurrency_limit: int | None = None
+    retries: int = 0
+    paused: bool = False
+
+
+class State(_Model):
+    type: StateType
+    timestamp: datetime
+    message: str = ""
+
+
+class CellFailure(_Model):
+    """Where a notebook raised: the cell and the exception, as papermill reports it."""
+
+    cell_index: int
+    execution_count: int | None = None
+    source: str
+    ename: str
+    evalue: str
+
+
+class FlowRun(_Model):
+    id: UUID
+    name: str
+    flow_name: str
+    deployment_id: UUID | None = None
+    deployment_name: str | None = None
+    pool_name: str | None = None
+    queue_name: str | None = None
+    worker_id: UUID | None = None
+    worker_name: str | None = None
+    state: StateType
+    state_message: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    job_variables: dict[str, Any] = Field(default_factory=dict)
+    input_path: str
+    cwd: str | None = None
+    output_path: str | None = None
+    infrastructure_id: str | None = None
+    failure: CellFailure | None = None
+    run_count: int = 0
+    retries: int = 0
+    tags: list[str] = Field(default_factory=list)
+    scheduled_time: datetime
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    created: datetime
+    history: list[State] = Field(default_factory=list)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.start_time is None:
+            return None
+        end = self.end_time or self.start_time
+        return (end - self.start_time).total_seconds()
+
+
+class LogLine(_Model):
+    seq: int
+    timestamp: datetime
+    message: str

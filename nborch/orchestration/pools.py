@@ -1,0 +1,185 @@
+"""Work pools: create, inspect, pause, limit, delete; status from worker heartbeats."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from nborch.errors import AlreadyExistsError, ConflictError, ValidationError
+from nborch.jobs import default_base_job_template, validate_base_job_template
+from nborch.models import ACTIVE_STATES, PoolStatus, PoolType, WorkPool
+from nborch.orchestration.lookup import DEFAULT_QUEUE, pool_by_name
+from nborch.orchestration.names import check_name
+from nborch.settings import get_settings
+from nborch.store.engine import Store
+from nborch.store.tables import DeploymentRow, FlowRunRow, WorkerRow, WorkPoolRow, WorkQueueRow
+from nborch.timeutil import utcnow
+
+
+def parse_pool_type(value: str | PoolType) -> PoolType:
+    try:
+        return PoolType(value)
+    except ValueError:
+        choices = ", ".join(t.value for t in PoolType)
+        raise ValidationError(
+            f"Unknown work pool type '{value}'. Choose one of: {choices}"
+        ) from None
+
+
+def check_limit(limit: int | None, owner: str) -> int | None:
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValidationError(
+            f"Concurrency limit of {owner} must be a whole number >= 0, got {limit!r}."
+        )
+    return limit
+
+
+def create_pool(
+    store: Store,
+    name: str,
+    type: str | PoolType = PoolType.PROCESS,
+    *,
+    description: str = "",
+    base_job_template: dict[str, Any] | None = None,
+    concurrency_limit: int | None = None,
+    paused: bool = False,
+) -> WorkPool:
+    check_name("Work pool", name)
+    pool_type = parse_pool_type(type)
+    owner = f"work pool '{name}'"
+    template = (
+        validate_base_job_template(base_job_template, owner)
+        if base_job_template is not None
+        else default_base_job_template(pool_type)
+    )
+    check_limit(concurrency_limit, owner)
+    try:
+        with store.write() as session:
+            row = WorkPoolRow(
+                id=str(uuid.uuid4()), name=name, type=pool_type.value, description=description,
+                base_job_template=template, concurrency_limit=concurrency_limit, paused=paused,
+                created=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                WorkQueueRow(
+                    id=str(uuid.uuid4()), pool_id=row.id, name=DEFAULT_QUEUE, priority=1,
+                    concurrency_limit=None, paused=False, description="The pool's default queue",
+                )
+            )
+    except IntegrityError:
+        raise AlreadyExistsError(
+            f"Work pool '{name}' already exists. Inspect it with: nborch work-pool inspect {name}"
+        ) from None
+    return get_pool(store, name)
+
+
+def _status(row: WorkPoolRow, workers_online: int) -> PoolStatus:
+    if row.paused:
+        return PoolStatus.PAUSED
+    return PoolStatus.READY if workers_online else PoolStatus.NOT_READY
+
+
+def _online_since(now: datetime | None) -> datetime:
+    return (now or utcnow()) - timedelta(seconds=get_settings().worker_timeout)
+
+
+def list_pools(store: Store, *, now: datetime | None = None) -> list[WorkPool]:
+    """Every pool with its status, runs holding a slot, and workers online."""
+    with store.read() as session:
+        rows = session.scalars(select(WorkPoolRow).order_by(WorkPoolRow.name)).all()
+        online = dict(
+            session.execute(
+                select(WorkerRow.pool_id, func.count())
+                .where(WorkerRow.last_heartbeat >= _online_since(now), ~WorkerRow.stopped)
+                .group_by(WorkerRow.pool_id)
+            ).all()
+        )
+        active = dict(
+            session.execute(
+                select(FlowRunRow.pool_id, func.count())
+                .where(FlowRunRow.state.in_([s.value for s in ACTIVE_STATES]))
+                .group_by(FlowRunRow.pool_id)
+            ).all()
+        )
+    return [_to_model(row, online.get(row.id, 0), active.get(row.id, 0)) for row in rows]
+
+
+def _to_model(row: WorkPoolRow, workers_online: int, active_runs: int) -> WorkPool:
+    return WorkPool(
+        id=uuid.UUID(row.id), name=row.name, type=PoolType(row.type), description=row.description,
+        base_job_template=row.base_job_template, concurrency_limit=row.concurrency_limit,
+        paused=row.paused, status=_status(row, workers_online), created=row.created,
+        active_runs=active_runs, workers_online=workers_online,
+    )
+
+
+def get_pool(store: Store, name: str, *, now: datetime | None = None) -> WorkPool:
+    with store.read() as session:
+        row = pool_by_name(session, name)
+        workers_online = session.scalar(
+            select(func.count())
+            .select_from(WorkerRow)
+            .where(
+                WorkerRow.pool_id == row.id,
+                WorkerRow.last_heartbeat >= _online_since(now),
+                ~WorkerRow.stopped,
+            )
+        )
+        active_runs = session.scalar(
+            select(func.count())
+            .select_from(FlowRunRow)
+            .where(
+                FlowRunRow.pool_id == row.id,
+                FlowRunRow.state.in_([s.value for s in ACTIVE_STATES]),
+            )
+        )
+        return _to_model(row, workers_online or 0, active_runs or 0)
+
+
+def update_pool(
+    store: Store,
+    name: str,
+    *,
+    paused: bool | None = None,
+    concurrency_limit: int | None | type[Ellipsis] = ...,
+    description: str | None = None,
+    base_job_template: dict[str, Any] | None = None,
+) -> WorkPool:
+    """Change what is given; `concurrency_limit=None` clears the limit, `...` leaves it."""
+    owner = f"work pool '{name}'"
+    if base_job_template is not None:
+        validate_base_job_template(base_job_template, owner)
+    if concurrency_limit is not ...:
+        check_limit(concurrency_limit, owner)  # type: ignore[arg-type]
+    with store.write() as session:
+        row = pool_by_name(session, name, for_update=True)
+        if paused is not None:
+            row.paused = paused
+        if concurrency_limit is not ...:
+            row.concurrency_limit = concurrency_limit  # type: ignore[assignment]
+        if description is not None:
+            row.description = description
+        if base_job_template is not None:
+            row.base_job_template = base_job_template
+    return get_pool(store, name)
+
+
+def delete_pool(store: Store, name: str) -> None:
+    """Delete a pool and its queues; refused while deployments still point at it."""
+    with store.write() as session:
+        row = pool_by_name(session, name, for_update=True)
+        deployments = session.scalar(
+            select(func.count()).select_from(DeploymentRow).where(DeploymentRow.pool_id == row.id)
+        )
+        if deployments:
+            raise ConflictError(
+                f"Work pool '{name}' still has {deployments} deployment(s). Delete them first "
+                f"(nborch deployment ls shows them), then: nborch work-pool delete {name}"
+            )
+        session.delete(row)

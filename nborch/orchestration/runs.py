@@ -1,0 +1,474 @@
+"""Flow runs: creation (parameters and job variables checked first), the state machine,
+atomic claims under concurrency limits, cancellation, crash detection and retries.
+
+    SCHEDULED → PENDING → RUNNING → COMPLETED | FAILED | CRASHED
+                   │         └──→ CANCELLING → CANCELLED
+                   └──────────→ CANCELLING / CANCELLED
+    FAILED / CRASHED → SCHEDULED again while the run has retries left.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from nborch.errors import ConflictError, ValidationError
+from nborch.jobs import validate_job_variables
+from nborch.models import (
+    ACTIVE_STATES,
+    CellFailure,
+    FlowRun,
+    LogLine,
+    ParameterSpec,
+    State,
+    StateType,
+)
+from nborch.orchestration.deployments import ensure_flow
+from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
+from nborch.parameters import validate_parameters
+from nborch.settings import get_settings
+from nborch.store.engine import Store
+from nborch.store.tables import (
+    DeploymentRow,
+    FlowRow,
+    FlowRunLogRow,
+    FlowRunRow,
+    FlowRunStateRow,
+    WorkerRow,
+    WorkPoolRow,
+    WorkQueueRow,
+)
+from nborch.timeutil import ago, utcnow
+
+S = StateType
+ALLOWED_TRANSITIONS: dict[StateType, frozenset[StateType]] = {
+    S.SCHEDULED: frozenset({S.PENDING, S.CANCELLED}),
+    S.PENDING: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}),
+    S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLING, S.SCHEDULED}),
+    # A run may finish on its own while its cancellation is on the way.
+    S.CANCELLING: frozenset({S.CANCELLED, S.COMPLETED, S.FAILED, S.CRASHED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CRASHED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+# ---- reading -------------------------------------------------------------------------
+
+def _runs_query():  # type: ignore[no-untyped-def]
+    return (
+        select(
+            FlowRunRow, FlowRow.name, DeploymentRow.name, WorkPoolRow.name, WorkQueueRow.name,
+            WorkerRow.name,
+        )
+        .join(FlowRow, FlowRunRow.flow_id == FlowRow.id)
+        .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
+        .outerjoin(WorkPoolRow, FlowRunRow.pool_id == WorkPoolRow.id)
+        .outerjoin(WorkQueueRow, FlowRunRow.queue_id == WorkQueueRow.id)
+        .outerjoin(WorkerRow, FlowRunRow.worker_id == WorkerRow.id)
+    )
+
+
+def _to_model(
+    row: FlowRunRow, flow: str, deployment: str | None, pool: str | None, queue: str | None,
+    worker: str | None, history: Sequence[FlowRunStateRow] = (),
+) -> FlowRun:
+    return FlowRun(
+        id=uuid.UUID(row.id), name=row.name, flow_name=flow,
+        deployment_id=uuid.UUID(row.deployment_id) if row.deployment_id else None,
+        deployment_name=f"{flow}/{deployment}" if deployment else None,
+        pool_name=pool, queue_name=queue,
+        worker_id=uuid.UUID(row.worker_id) if row.worker_id else None, worker_name=worker,
+        state=StateType(row.state), state_message=row.state_message,
+        parameters=row.parameters, job_variables=row.job_variables, input_path=row.input_path,
+        cwd=row.cwd, output_path=row.output_path, infrastructure_id=row.infrastructure_id,
+        failure=CellFailure.model_validate(row.failure) if row.failure else None,
+        run_count=row.run_count, retries=row.retries, tags=row.tags,
+        scheduled_time=row.scheduled_time, start_time=row.start_time, end_time=row.end_time,
+        created=row.created,
+        history=[
+            State(type=StateType(h.type), timestamp=h.timestamp, message=h.message)
+            for h in history
+        ],
+    )
+
+
+def _load(session: Session, run_ids: Sequence[str], with_history: bool) -> list[FlowRun]:
+    if not run_ids:
+        return []
+    found = {r[0].id: r for r in session.execute(_runs_query().where(FlowRunRow.id.in_(run_ids)))}
+    histories: dict[str, list[FlowRunStateRow]] = {}
+    if with_history:
+        for state in session.scalars(
+            select(FlowRunStateRow)
+            .where(FlowRunStateRow.run_id.in_(run_ids))
+            .order_by(FlowRunStateRow.id)
+        ):
+            histories.setdefault(state.run_id, []).append(state)
+    return [_to_model(*found[i], histories.get(i, [])) for i in run_ids if i in found]
+
+
+def get_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
+    with store.read() as session:
+        row = run_by_id(session, str(run_id))
+        return _load(session, [row.id], with_history=True)[0]
+
+
+def list_runs(
+    store: Store,
+    *,
+    deployment: str | None = None,
+    pool_name: str | None = None,
+    states: Sequence[StateType] = (),
+    limit: int = 50,
+) -> list[FlowRun]:
+    """Newest first."""
+    with store.read() as session:
+        query = select(FlowRunRow.id).order_by(FlowRunRow.created.desc()).limit(limit)
+        if deployment:
+            query = query.where(FlowRunRow.deployment_id == deployment_by_name(session, deployment)[0].id)
+        if pool_name:
+            query = query.where(FlowRunRow.pool_id == pool_by_name(session, pool_name).id)
+        if states:
+            query = query.where(FlowRunRow.state.in_([s.value for s in states]))
+        return _load(session, list(session.scalars(query)), with_history=False)
+
+
+# ---- creating ------------------------------------------------------------------------
+
+def _run_name(prefix: str, run_id: str) -> str:
+    return f"{prefix}-{run_id[:8]}"
+
+
+def _output_path(run_id: str) -> str:
+    return str(get_settings().runs_dir / run_id / "output.ipynb")
+
+
+def _add_state(session: Session, row: FlowRunRow, state: StateType, message: str,
+               now: datetime) -> None:
+    row.state = state.value
+    row.state_message = message
+    session.add(FlowRunStateRow(run_id=row.id, type=state.value, message=message, timestamp=now))
+
+
+def create_run(
+    store: Store,
+    deployment: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    job_variables: dict[str, Any] | None = None,
+    scheduled_time: datetime | None = None,
+    tags: Sequence[str] = (),
+) -> FlowRun:
+    """A SCHEDULED run of `flow/deployment`; refused, with nothing stored, on bad input."""
+    parameters = dict(parameters or {})
+    job_variables = dict(job_variables or {})
+    now = utcnow()
+    with store.write() as session:
+        dep, flow = deployment_by_name(session, deployment)
+        owner = f"deployment '{deployment}'"
+        specs = [ParameterSpec.model_validate(p) for p in dep.parameter_specs]
+        validate_parameters(specs, parameters, owner)
+        if dep.pool_id is None:
+            raise ValidationError(
+                f"Deployment '{deployment}' has no work pool, so no worker would run it. "
+                f"Redeploy it with --pool NAME."
+            )
+        pool = session.get(WorkPoolRow, dep.pool_id)
+        assert pool is not None
+        validate_job_variables(
+            pool.base_job_template, dep.job_variables, job_variables,
+            owner=f"work pool '{pool.name}'",
+        )
+        run_id = str(uuid.uuid4())
+        input_path = Path(dep.source) / dep.entrypoint
+        row = FlowRunRow(
+            id=run_id, name=_run_name(dep.name, run_id), flow_id=flow.id, deployment_id=dep.id,
+            pool_id=dep.pool_id, queue_id=dep.queue_id, parameters={**dep.parameters, **parameters},
+            job_variables={**dep.job_variables, **job_variables}, input_path=str(input_path),
+            cwd=str(input_path.parent), output_path=_output_path(run_id), run_count=0,
+            retries=dep.retries, tags=sorted({*dep.tags, *tags}),
+            scheduled_time=scheduled_time or now, created=now,
+        )
+        session.add(row)
+        _add_state(session, row, S.SCHEDULED, "", now)
+        session.flush()
+        return _load(session, [run_id], with_history=True)[0]
+
+
+def create_adhoc_run(
+    store: Store,
+    flow_name: str,
+    input_path: str,
+    *,
+    parameters: dict[str, Any],
+    output_path: str | None,
+    cwd: str | None,
+    worker_id: uuid.UUID,
+    tags: Sequence[str] = (),
+) -> FlowRun:
+    """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`)."""
+    now = utcnow()
+    with store.write() as session:
+        flow = ensure_flow(session, flow_name)
+        run_id = str(uuid.uuid4())
+        row = FlowRunRow(
+            id=run_id, name=_run_name(flow_name, run_id), flow_id=flow.id, worker_id=str(worker_id),
+            parameters=parameters, job_variables={}, input_path=input_path, cwd=cwd,
+            output_path=output_path or _output_path(run_id), run_count=0, retries=0,
+            tags=list(tags), scheduled_time=now, created=now,
+        )
+        session.add(row)
+        _add_state(session, row, S.SCHEDULED, "", now)
+        _add_state(session, row, S.PENDING, "Started by nborch run", now)
+        session.flush()
+        return _load(session, [run_id], with_history=True)[0]
+
+
+# ---- claiming ------------------------------------------------------------------------
+
+def claim_runs(
+    store: Store, pool_name: str, worker_id: uuid.UUID, limit: int, *, now: datetime | None = None
+) -> list[FlowRun]:
+    """Hand up to `limit` due runs of the pool to the worker, each to exactly one worker.
+
+    Claims of one pool are serialised (the pool row is locked on PostgreSQL; SQLite's
+    write transactions are serial), so pool, queue and deployment limits hold exactly.
+    """
+    now = now or utcnow()
+    if limit <= 0:
+        return []
+    with store.write() as session:
+        pool = pool_by_name(session, pool_name, for_update=True)
+        if pool.paused:
+            return []
+        held = session.execute(
+            select(FlowRunRow.queue_id, FlowRunRow.deployment_id)
+            .where(FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(_ACTIVE))
+        ).all()
+        by_queue = Counter(q for q, _ in held)
+        by_deployment = Counter(d for _, d in held)
+        budget = limit
+        if pool.concurrency_limit is not None:
+            budget = min(budget, pool.concurrency_limit - len(held))
+        if budget <= 0:
+            return []
+        queue = aliased(WorkQueueRow)
+        candidates = session.execute(
+            select(FlowRunRow, queue.concurrency_limit, DeploymentRow.concurrency_limit)
+            .outerjoin(queue, FlowRunRow.queue_id == queue.id)
+            .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
+            .where(
+                FlowRunRow.pool_id == pool.id,
+                FlowRunRow.state == S.SCHEDULED.value,
+                FlowRunRow.scheduled_time <= now,
+                or_(queue.id.is_(None), ~queue.paused),
+                or_(DeploymentRow.id.is_(None), ~DeploymentRow.paused),
+            )
+            .order_by(queue.priority, FlowRunRow.scheduled_time, FlowRunRow.created)
+            .limit(budget * 4 + 20)
+        ).all()
+        claimed: list[str] = []
+        for row, queue_limit, deployment_limit in candidates:
+            if len(claimed) >= budget:
+                break
+            if queue_limit is not None and by_queue[row.queue_id] >= queue_limit:
+                continue
+            if deployment_limit is not None and by_deployment[row.deployment_id] >= deployment_limit:
+                continue
+            taken = session.execute(
+                update(FlowRunRow)
+                .where(FlowRunRow.id == row.id, FlowRunRow.state == S.SCHEDULED.value)
+                .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
+            ).rowcount
+            if taken != 1:
+                continue
+            session.add(
+                FlowRunStateRow(run_id=row.id, type=S.PENDING.value, message="", timestamp=now)
+            )
+            by_queue[row.queue_id] += 1
+            by_deployment[row.deployment_id] += 1
+            claimed.append(row.id)
+        session.flush()
+        session.expire_all()
+        return _load(session, claimed, with_history=False)
+
+
+# ---- state changes -------------------------------------------------------------------
+
+def set_state(
+    store: Store,
+    run_id: str | uuid.UUID,
+    state: StateType,
+    message: str = "",
+    *,
+    failure: CellFailure | None = None,
+) -> FlowRun:
+    """Move a run to `state`, storing the change with its time; refuses illegal moves."""
+    now = utcnow()
+    with store.write() as session:
+        row = run_by_id(session, str(run_id), for_update=True)
+        _transition(session, row, state, message, now)
+        if failure is not None:
+            row.failure = failure.model_dump(mode="json")
+        session.flush()
+        return _load(session, [row.id], with_history=True)[0]
+
+
+def _transition(
+    session: Session, row: FlowRunRow, state: StateType, message: str, now: datetime
+) -> None:
+    current = StateType(row.state)
+    if state not in ALLOWED_TRANSITIONS[current]:
+        raise ConflictError(
+            f"Flow run '{row.id}' is {current.value} and cannot become {state.value}."
+        )
+    if state is S.RUNNING:
+        row.run_count += 1
+        row.start_time = now
+        row.end_time = None
+        row.failure = None
+    if state is S.SCHEDULED:  # released by its worker: another may claim it
+        row.worker_id = None
+        row.scheduled_time = now
+    _add_state(session, row, state, message, now)
+    if state.is_final:
+        row.end_time = now
+    if state in (S.FAILED, S.CRASHED):
+        _retry_if_allowed(session, row, current, message, now)
+
+
+def _retry_if_allowed(
+    session: Session, row: FlowRunRow, previous: StateType, reason: str, now: datetime
+) -> None:
+    never_started = previous is S.PENDING and row.run_count == 0
+    if never_started and row.state == S.CRASHED.value:
+        message = f"Rescheduled: it crashed before it started ({reason})"
+    elif row.run_count <= row.retries:
+        message = f"Retry {row.run_count} of {row.retries} after {row.state}: {reason}"
+    else:
+        return
+    row.worker_id = None
+    row.end_time = None
+    row.scheduled_time = now
+    _add_state(session, row, S.SCHEDULED, message, now)
+
+
+def record_infrastructure(store: Store, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
+    """Remember what runs the run (a pid, a container id), for people and reconciliation."""
+    with store.write() as session:
+        run_by_id(session, str(run_id), for_update=True).infrastructure_id = infrastructure_id
+
+
+def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
+    """A run not yet claimed is CANCELLED at once; one in a worker's hands goes to
+    CANCELLING, and its worker stops the infrastructure and reports CANCELLED."""
+    now = utcnow()
+    with store.write() as session:
+        row = run_by_id(session, str(run_id), for_update=True)
+        current = StateType(row.state)
+        if current.is_final:
+            raise ConflictError(f"Flow run '{row.id}' is already {current.value}; nothing to cancel.")
+        if current is S.CANCELLING:
+            pass
+        elif current is S.SCHEDULED:
+            _transition(session, row, S.CANCELLED, "Cancelled before it started", now)
+        else:
+            _transition(session, row, S.CANCELLING, "Cancellation requested", now)
+        session.flush()
+        return _load(session, [row.id], with_history=True)[0]
+
+
+def runs_being_cancelled(store: Store, worker_id: uuid.UUID) -> list[str]:
+    with store.read() as session:
+        return list(
+            session.scalars(
+                select(FlowRunRow.id).where(
+                    FlowRunRow.worker_id == str(worker_id),
+                    FlowRunRow.state == S.CANCELLING.value,
+                )
+            )
+        )
+
+
+def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[str]:
+    """Runs held by a worker that stopped heartbeating become CRASHED (and are retried
+    when they may be). Returns their ids."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=get_settings().worker_timeout)
+    with store.write() as session:
+        orphans = session.execute(
+            select(FlowRunRow, WorkerRow.name, WorkerRow.last_heartbeat)
+            .outerjoin(WorkerRow, FlowRunRow.worker_id == WorkerRow.id)
+            .where(
+                FlowRunRow.state.in_(_ACTIVE),
+                or_(
+                    WorkerRow.id.is_(None),
+                    and_(WorkerRow.last_heartbeat < cutoff),
+                    WorkerRow.stopped,
+                ),
+            )
+            .with_for_update(of=FlowRunRow)
+        ).all()
+        for row, worker_name, last_heartbeat in orphans:
+            if worker_name is None:
+                reason = "its worker is gone"
+            else:
+                reason = f"worker '{worker_name}' stopped heartbeating (last {ago(last_heartbeat, now)})"
+            if row.state == S.CANCELLING.value:
+                _transition(session, row, S.CANCELLED, f"Cancelled; {reason}", now)
+            else:
+                _transition(session, row, S.CRASHED, f"Crashed: {reason}", now)
+        return [row.id for row, _, _ in orphans]
+
+
+# ---- logs ----------------------------------------------------------------------------
+
+def append_logs(
+    store: Store, run_id: str | uuid.UUID, lines: Sequence[str], *, now: datetime | None = None
+) -> None:
+    if not lines:
+        return
+    now = now or utcnow()
+    with store.write() as session:
+        session.add_all(
+            FlowRunLogRow(run_id=str(run_id), timestamp=now, message=line) for line in lines
+        )
+
+
+def read_logs(
+    store: Store, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
+) -> list[LogLine]:
+    """Log lines with sequence numbers above `after`, oldest first."""
+    with store.read() as session:
+        run_by_id(session, str(run_id))
+        query = (
+            select(FlowRunLogRow)
+            .where(FlowRunLogRow.run_id == str(run_id), FlowRunLogRow.id > after)
+            .order_by(FlowRunLogRow.id)
+        )
+        if limit:
+            query = query.limit(limit)
+        return [
+            LogLine(seq=row.id, timestamp=row.timestamp, message=row.message)
+            for row in session.scalars(query)
+        ]
+
+
+def count_runs(store: Store) -> dict[StateType, int]:
+    with store.read() as session:
+        return {
+            StateType(state): n
+            for state, n in session.execute(
+                select(FlowRunRow.state, func.count()).group_by(FlowRunRow.state)
+            )
+        }

@@ -1,0 +1,87 @@
+"""Workers as the store knows them: registration, heartbeats, and who is online."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from nborch.errors import NotFoundError
+from nborch.models import ACTIVE_STATES, Worker, WorkerStatus
+from nborch.orchestration.lookup import pool_by_name
+from nborch.settings import get_settings
+from nborch.store.engine import Store
+from nborch.store.tables import FlowRunRow, WorkerRow, WorkPoolRow
+from nborch.timeutil import utcnow
+
+
+def register_worker(
+    store: Store, name: str, pool_name: str | None, *, pid: int | None = None,
+    worker_id: uuid.UUID | None = None,
+) -> Worker:
+    """Record a worker that has started; it counts as online from its first heartbeat."""
+    now = utcnow()
+    with store.write() as session:
+        pool_id = pool_by_name(session, pool_name).id if pool_name else None
+        row = WorkerRow(
+            id=str(worker_id or uuid.uuid4()), name=name, pool_id=pool_id,
+            hostname=socket.gethostname(), pid=pid, last_heartbeat=now, stopped=False,
+        )
+        session.add(row)
+    return Worker(
+        id=uuid.UUID(row.id), name=name, pool_name=pool_name, hostname=row.hostname, pid=pid,
+        last_heartbeat=now,
+    )
+
+
+def heartbeat(store: Store, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
+    with store.write() as session:
+        changed = session.execute(
+            update(WorkerRow)
+            .where(WorkerRow.id == str(worker_id))
+            .values(last_heartbeat=utcnow(), stopped=stopped)
+        ).rowcount
+    if not changed:
+        raise NotFoundError(
+            f"Worker '{worker_id}' is not registered (its pool was deleted?). Restart it."
+        )
+
+
+def list_workers(
+    store: Store, pool_name: str | None = None, *, include_offline: bool = True,
+    now: datetime | None = None,
+) -> list[Worker]:
+    cutoff = (now or utcnow()) - timedelta(seconds=get_settings().worker_timeout)
+    with store.read() as session:
+        query = (
+            select(WorkerRow, WorkPoolRow.name)
+            .outerjoin(WorkPoolRow, WorkerRow.pool_id == WorkPoolRow.id)
+            .order_by(WorkerRow.last_heartbeat.desc())
+        )
+        if pool_name:
+            query = query.where(WorkerRow.pool_id == pool_by_name(session, pool_name).id)
+        if not include_offline:
+            query = query.where(WorkerRow.last_heartbeat >= cutoff, ~WorkerRow.stopped)
+        rows = session.execute(query).all()
+        active = dict(
+            session.execute(
+                select(FlowRunRow.worker_id, func.count())
+                .where(FlowRunRow.state.in_([s.value for s in ACTIVE_STATES]))
+                .group_by(FlowRunRow.worker_id)
+            ).all()
+        )
+    return [
+        Worker(
+            id=uuid.UUID(row.id), name=row.name, pool_name=pool, hostname=row.hostname,
+            pid=row.pid, last_heartbeat=row.last_heartbeat,
+            status=(
+                WorkerStatus.ONLINE
+                if row.last_heartbeat >= cutoff and not row.stopped
+                else WorkerStatus.OFFLINE
+            ),
+            active_runs=active.get(row.id, 0),
+        )
+        for row, pool in rows
+    ]

@@ -1,0 +1,165 @@
+"""Flow parameters: their types, reading values typed on a command line, and validation.
+
+A parameter's type comes from its annotation in the notebook's `parameters` cell
+(``n: int = 3``) or else from its default (``n = 3`` is an int). ``any`` accepts anything
+JSON can carry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+from nborch.errors import ParameterError
+from nborch.models import ParameterSpec
+
+TYPE_NAMES = ("str", "int", "float", "bool", "list", "dict", "any")
+
+_ANNOTATION_ALIASES = {
+    "string": "str", "integer": "int", "number": "float", "boolean": "bool",
+    "List": "list", "Dict": "dict", "typing.List": "list", "typing.Dict": "dict",
+}
+_EXAMPLES = {
+    "str": "hello", "int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'",
+    "dict": "'{\"a\": 1}'",
+}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def type_name_of(value: Any) -> str:
+    """The parameter type of a default value (``any`` for None and the unusual)."""
+    if isinstance(value, bool):
+        return "bool"
+    for python_type, name in ((int, "int"), (float, "float"), (str, "str"), (list, "list"),
+                              (dict, "dict")):
+        if isinstance(value, python_type):
+            return name
+    return "any"
+
+
+def type_name_of_annotation(annotation: str | None) -> str | None:
+    """`int`, `List[int]`, `dict[str, float]`, `Optional[str]` → a type name, or None."""
+    if not annotation or annotation == "None":
+        return None
+    text = annotation.strip()
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional["):-1]
+    base = text.split("[", 1)[0].strip()
+    base = _ANNOTATION_ALIASES.get(base, base)
+    return base if base in TYPE_NAMES else None
+
+
+def _describe(spec: ParameterSpec) -> str:
+    return f"{spec.name} ({spec.type})"
+
+
+def _fits(type_name: str, value: Any) -> bool:
+    if value is None or type_name == "any":
+        return True
+    if type_name == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_name == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return type_name_of(value) == type_name
+
+
+def _wrong_type(owner: str, spec: ParameterSpec, value: Any) -> ParameterError:
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return ParameterError(
+        f"Parameter '{spec.name}' of {owner} must be {spec.type}, got {shown!r}. "
+        f"Pass e.g. -p {spec.name}={_EXAMPLES.get(spec.type, 'VALUE')}",
+        parameter=spec.name,
+    )
+
+
+def parse_cli_value(spec: ParameterSpec | None, raw: str, owner: str) -> Any:
+    """A value typed as text (``-p n=3``), read as the parameter's declared type.
+
+    A `str` parameter keeps the text as it is (``-p name=007`` stays ``"007"``); other
+    types are read as JSON, then YAML, then as plain text.
+    """
+    type_name = spec.type if spec else "any"
+    if type_name == "str":
+        return raw
+    if type_name == "bool":
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        assert spec is not None
+        raise _wrong_type(owner, spec, raw)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw
+    if type_name == "float" and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if spec is not None and not _fits(type_name, value):
+        raise _wrong_type(owner, spec, raw)
+    return value
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """``key=value`` → (key, value); the value may itself contain '='."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ParameterError(
+            f"{text!r} is not of the form NAME=VALUE. Write e.g. -p n=3", parameter=None
+        )
+    return key.strip(), value
+
+
+def parse_cli_parameters(
+    specs: Iterable[ParameterSpec], assignments: Iterable[str], owner: str
+) -> dict[str, Any]:
+    """``["n=3", "name=Ada"]`` → typed values, checked against the flow's parameters."""
+    by_name = {spec.name: spec for spec in specs}
+    values: dict[str, Any] = {}
+    for assignment in assignments:
+        name, raw = parse_assignment(assignment)
+        if by_name and name not in by_name:
+            raise _unknown(owner, name, by_name.values())
+        values[name] = parse_cli_value(by_name.get(name), raw, owner)
+    return values
+
+
+def _unknown(owner: str, name: str, specs: Iterable[ParameterSpec]) -> ParameterError:
+    known = ", ".join(_describe(s) for s in specs) or "none"
+    return ParameterError(
+        f"{owner[0].upper() + owner[1:]} has no parameter '{name}'. Its parameters: {known}.",
+        parameter=name,
+    )
+
+
+def validate_parameters(
+    specs: Iterable[ParameterSpec], values: Mapping[str, Any], owner: str
+) -> dict[str, Any]:
+    """Refuse unknown names and values of the wrong type; returns the values unchanged.
+
+    With no declared parameters (a notebook without a `parameters` cell) any name is
+    refused, since papermill would have nowhere to put it.
+    """
+    by_name = {spec.name: spec for spec in specs}
+    for name, value in values.items():
+        spec = by_name.get(name)
+        if spec is None:
+            raise _unknown(owner, name, by_name.values())
+        if not _fits(spec.type, value):
+            raise _wrong_type(owner, spec, value)
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as err:
+            raise ParameterError(
+                f"Parameter '{name}' of {owner} is not JSON-serialisable ({err}). "
+                "Pass numbers, strings, booleans, lists or dicts.",
+                parameter=name,
+            ) from err
+    return dict(values)

@@ -1,0 +1,53 @@
+"""Settings, read from the environment (prefix ``NBORCH_``) with documented defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob nborch reads from the environment.
+
+    ``NBORCH_HOME`` holds the SQLite store and the run outputs; ``NBORCH_DATABASE_URL``
+    points at another store (PostgreSQL) instead.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NBORCH_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".nborch")
+    database_url: str | None = None
+    # A worker heartbeats this often (seconds) ...
+    heartbeat_interval: float = 10.0
+    # ... and counts as gone once its last heartbeat is older than this: its pool turns
+    # NOT_READY and the runs it held are marked CRASHED.
+    worker_timeout: float = 30.0
+    # How often a worker looks for new runs when nothing wakes it earlier.
+    poll_interval: float = 2.0
+    # How often a worker with runs in hand checks whether any of them was cancelled.
+    cancel_check_interval: float = 0.5
+    # SIGTERM first, SIGKILL after this many seconds.
+    kill_grace_period: float = 5.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'nborch.db'}"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings, e.g. after the environment changed (tests)."""
+    get_settings.cache_clear()

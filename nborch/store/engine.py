@@ -1,0 +1,130 @@
+"""Opening the store: one SQLAlchemy engine per URL, migrated to the newest schema on open.
+
+SQLite is made safe for several worker processes: WAL (readers never block the writer),
+a busy timeout (writers wait their turn instead of failing) and ``BEGIN IMMEDIATE`` for
+write transactions (a reader that turns writer would otherwise fail at once with
+SQLITE_BUSY rather than wait).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from nborch.errors import StoreError
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Store:
+    """The database behind nborch: sessions for reading and for writing."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A short read-only session."""
+        with self._read() as session:
+            yield session
+            session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _create_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise StoreError(
+            f"Database URL {url!r} is not a valid URL ({err}). "
+            "Set NBORCH_DATABASE_URL to e.g. postgresql+psycopg://user:pw@host/db"
+        ) from err
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+        _make_sqlite_safe_for_many_processes(engine)
+        return engine
+    if parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    try:
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    except ModuleNotFoundError as err:
+        raise StoreError(
+            f"The driver for {parsed.drivername!r} is not installed ({err.name}). "
+            "Install it with: pip install 'nborch[postgres]'"
+        ) from err
+
+
+def _make_sqlite_safe_for_many_processes(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_stores: dict[str, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(url: str) -> Store:
+    """The store at `url`, created or upgraded to the newest schema if needed."""
+    from nborch.store.migrate import ensure_schema_is_current
+
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            store = Store(url)
+            try:
+                ensure_schema_is_current(store)
+            except OperationalError as err:
+                store.dispose()
+                raise StoreError(
+                    f"Cannot open the store at {url!r}: {err.orig}. "
+                    "Check NBORCH_DATABASE_URL / NBORCH_HOME and that the database is running."
+                ) from err
+            _stores[url] = store
+        return store
+
+
+def close_stores() -> None:
+    """Dispose of every open engine (tests, and processes that fork)."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.dispose()
+        _stores.clear()

@@ -1,0 +1,76 @@
+"""Schema migrations with Alembic, run on open only when the store is behind.
+
+The check reads one row (`alembic_version`) and compares it with `HEAD_REVISION`, so opening
+a current store costs no Alembic import. Concurrent openers are serialised by a file lock
+(SQLite) or an advisory lock (PostgreSQL), so eight workers starting at once migrate once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, inspect, text
+
+from nborch.store.engine import Store
+
+HEAD_REVISION = "0002_work_queues"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PG_LOCK_KEY = 0x6E62_6F72  # "nbor"
+
+
+def current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema_is_current(store: Store) -> None:
+    with store.engine.connect() as connection:
+        if current_revision(connection) == HEAD_REVISION:
+            return
+    with _migration_lock(store):
+        upgrade(store, HEAD_REVISION)
+
+
+def upgrade(store: Store, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (Alembic), keeping every row."""
+    from alembic import command
+
+    with store.engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def _alembic_config(connection: Connection):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def _migration_lock(store: Store) -> Iterator[None]:
+    if store.is_sqlite:
+        db_path = store.engine.url.database
+        lock_path = Path(f"{db_path}.migrate.lock") if db_path else None
+        if lock_path is None or db_path == ":memory:":
+            yield
+            return
+        with open(lock_path, "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+    else:
+        with store.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                connection.commit()

@@ -1,0 +1,201 @@
+"""The store's tables (SQLAlchemy). Rows stay here; services convert them to `nborch.models`.
+
+This module describes the schema at the newest migration; `tests/store/test_migrations.py`
+checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every back end (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use UTC-aware times")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ID = String(36)
+
+
+class WorkPoolRow(Base):
+    __tablename__ = "work_pools"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_job_template: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkQueueRow(Base):
+    __tablename__ = "work_queues"
+    __table_args__ = (UniqueConstraint("pool_id", "name", name="uq_work_queues_pool_id_name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    pool_id: Mapped[str] = mapped_column(ID, ForeignKey("work_pools.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=1)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class WorkerRow(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    pool_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_pools.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FlowRow(Base):
+    __tablename__ = "flows"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeploymentRow(Base):
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("flow_id", "name", name="uq_deployments_flow_id_name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    entrypoint: Mapped[str] = mapped_column(Text)
+    parameter_specs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pool_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_pools.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    queue_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_queues.id", ondelete="SET NULL"), nullable=True
+    )
+    job_variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowRunRow(Base):
+    __tablename__ = "flow_runs"
+    __table_args__ = (
+        Index("ix_flow_runs_pool_state_time", "pool_id", "state", "scheduled_time"),
+        Index("ix_flow_runs_worker_state", "worker_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    flow_id: Mapped[str] = mapped_column(ID, ForeignKey("flows.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("deployments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    pool_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_pools.id", ondelete="SET NULL"), nullable=True
+    )
+    queue_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_queues.id", ondelete="SET NULL"), nullable=True
+    )
+    worker_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("workers.id", ondelete="SET NULL"), nullable=True
+    )
+    state: Mapped[str] = mapped_column(String(20))
+    state_message: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    job_variables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    input_path: Mapped[str] = mapped_column(Text)
+    cwd: Mapped[str | None] = mapped_column(Text, nullable=True)
+    output_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    infrastructure_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    failure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scheduled_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowRunStateRow(Base):
+    __tablename__ = "flow_run_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowRunLogRow(Base):
+    __tablename__ = "flow_run_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    message: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,314 @@
+"""The worker lifecycle, shared by every pool type (template method).
+
+The base worker owns registration, heartbeats, claiming, concurrency, cancellation,
+state reporting, logs and shutdown. A pool type writes only how to `launch` a run's
+infrastructure, `wait` for it and `stop` it.
+
+Shutdown: the first SIGTERM/SIGINT stops claiming and lets runs in hand finish; a second
+one stops their infrastructure: runs that had not started go back to SCHEDULED for another
+worker, running ones are marked CRASHED (and retried if their deployment allows).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from nborch.client.base import NborchClient
+from nborch.errors import ConflictError, NborchError, NotFoundError
+from nborch.execution.outcome import Outcome, judge_outcome
+from nborch.jobs import default_base_job_template, resolve_job_configuration
+from nborch.models import FlowRun, PoolType, StateType
+from nborch.settings import get_settings
+from nborch.workers.logs import LogShipper
+
+# How many runs one poll claims when the worker has no --limit.
+_UNLIMITED_BATCH = 16
+
+
+@dataclass
+class ActiveRun:
+    """A run in this worker's hands."""
+
+    run: FlowRun
+    handle: Any = None
+    cancel_requested: bool = False
+    abandoned: bool = False  # stopped by a forced shutdown; reported by the shutdown itself
+    started: threading.Event = field(default_factory=threading.Event)
+
+
+class BaseWorker(ABC):
+    """A polling process bound to one work pool; subclasses say how runs become infrastructure."""
+
+    pool_type: ClassVar[PoolType]
+
+    def __init__(
+        self,
+        client: NborchClient,
+        pool_name: str | None,
+        *,
+        name: str | None = None,
+        limit: int | None = None,
+        poll_interval: float | None = None,
+        heartbeat_interval: float | None = None,
+        run_once: bool = False,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        settings = get_settings()
+        self.client = client
+        self.pool_name = pool_name
+        self.id = uuid.uuid4()
+        self.name = name or f"{type(self).__name__} {self.id}"
+        if limit is not None and limit < 1:
+            raise NborchError(f"Worker limit must be at least 1, got {limit}.")
+        self.limit = limit
+        self.poll_interval = poll_interval if poll_interval is not None else settings.poll_interval
+        self.heartbeat_interval = (
+            heartbeat_interval if heartbeat_interval is not None else settings.heartbeat_interval
+        )
+        self.run_once = run_once
+        self.echo = echo
+        self.job_template: dict[str, Any] = default_base_job_template(self.pool_type)
+        self._active: dict[str, ActiveRun] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()  # no more claims
+        self._stopped = threading.Event()  # the loop has ended
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ---- what a pool type provides -----------------------------------------------------
+
+    @abstractmethod
+    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> Any:
+        """Start the run's infrastructure; return a handle for `wait` and `stop`."""
+
+    @abstractmethod
+    def wait(self, handle: Any) -> int:
+        """Block until the infrastructure ends; return its exit code."""
+
+    @abstractmethod
+    def stop(self, handle: Any) -> None:
+        """Stop the infrastructure (SIGTERM, grace period, SIGKILL, or the engine's way)."""
+
+    def infrastructure_id(self, handle: Any) -> str | None:
+        """What identifies the infrastructure to a person (a pid, a container id)."""
+        return None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def active_runs(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def start(self) -> None:
+        """Register, then poll, claim and run until stopped. Blocks."""
+        if self.pool_name:
+            pool = self.client.get_pool(self.pool_name)
+            if pool.type is not self.pool_type:
+                raise NborchError(
+                    f"Work pool '{pool.name}' is of type '{pool.type.value}', not "
+                    f"'{self.pool_type.value}'. Start its own kind: "
+                    f"nborch worker start --pool {pool.name}"
+                )
+            self.job_template = pool.base_job_template
+        self.client.register_worker(self.name, self.pool_name, pid=os.getpid(), worker_id=self.id)
+        self._install_signal_handlers()
+        heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        heartbeat.start()
+        self.echo(f"Worker '{self.name}' started!")
+        try:
+            self._poll_loop()
+        finally:
+            self._stopped.set()
+            self._join_run_threads()
+            self._safe(lambda: self.client.heartbeat(self.id, stopped=True))
+            self.echo(f"Worker '{self.name}' stopped.")
+
+    def request_stop(self, force: bool = False) -> None:
+        """Stop claiming; with `force`, also stop the runs in hand."""
+        first = not self._stopping.is_set()
+        self._stopping.set()
+        self._wake.set()
+        if force:
+            self._abandon_active_runs()
+        elif first and self.active_runs:
+            self.echo(
+                f"Stopping: waiting for {self.active_runs} run(s) to finish "
+                "(signal again to stop them now)."
+            )
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            self.request_stop(force=self._stopping.is_set())
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    def _poll_loop(self) -> None:
+        settings = get_settings()
+        claimed_once = False
+        while not self._stopping.is_set():
+            if not (self.run_once and claimed_once):
+                self._claim_and_launch()
+                claimed_once = True
+            if self.run_once and not self.active_runs:
+                break
+            self._cancel_requested_runs()
+            timeout = settings.cancel_check_interval if self.active_runs else self.poll_interval
+            self._wake.wait(timeout)
+            self._wake.clear()
+        while self.active_runs and not self._stopped.is_set():
+            self._cancel_requested_runs()
+            self._wake.wait(settings.cancel_check_interval)
+            self._wake.clear()
+            with self._lock:
+                if all(a.abandoned for a in self._active.values()):
+                    break
+
+    def _heartbeat_loop(self) -> None:
+        while not self._stopped.wait(self.heartbeat_interval):
+            self._safe(lambda: self.client.heartbeat(self.id))
+            self._safe(self.client.crash_orphaned_runs)
+
+    def _claim_and_launch(self) -> None:
+        if not self.pool_name:
+            return
+        free = (self.limit - self.active_runs) if self.limit else _UNLIMITED_BATCH
+        if free <= 0:
+            return
+        try:
+            runs = self.client.claim_runs(self.pool_name, self.id, free)
+        except NotFoundError as err:  # the pool was deleted under us
+            self.echo(str(err))
+            self.request_stop()
+            return
+        except Exception as err:  # the store is busy or unreachable: try again next poll
+            self.echo(f"Could not claim runs ({err}); retrying.")
+            return
+        for run in runs:
+            self.submit(run)
+
+    def submit(self, run: FlowRun) -> threading.Thread:
+        """Execute a claimed (PENDING) run on a thread of its own."""
+        active = ActiveRun(run)
+        with self._lock:
+            self._active[str(run.id)] = active
+        thread = threading.Thread(
+            target=self._execute, args=(active,), name=f"run-{run.id}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def _join_run_threads(self) -> None:
+        for thread in self._threads:
+            thread.join()
+
+    # ---- one run -------------------------------------------------------------------------
+
+    def execute(self, run: FlowRun) -> FlowRun:
+        """Execute a claimed run here and now; returns it in its final state."""
+        active = ActiveRun(run)
+        with self._lock:
+            self._active[str(run.id)] = active
+        self._execute(active)
+        return self.client.get_run(run.id)
+
+    def _execute(self, active: ActiveRun) -> None:
+        run = active.run
+        log = LogShipper(self.client, run.id)
+        try:
+            outcome = self._run_infrastructure(active, log)
+            if outcome is not None and not active.abandoned:
+                self._report(run, outcome)
+        except Exception as err:  # nothing may leave a run hanging in PENDING/RUNNING
+            log.write(f"nborch: {type(err).__name__}: {err}")
+            self._safe(lambda: self.client.set_state(
+                run.id, StateType.CRASHED, f"The worker could not run it: {err}"
+            ))
+        finally:
+            log.close()
+            with self._lock:
+                self._active.pop(str(run.id), None)
+            self._wake.set()
+
+    def _run_infrastructure(self, active: ActiveRun, log: LogShipper) -> Outcome | None:
+        run = active.run
+        job = resolve_job_configuration(self.job_template, run.job_variables)
+        try:
+            self.client.set_state(run.id, StateType.RUNNING, f"Started by worker '{self.name}'")
+        except ConflictError:
+            # Cancelled (or released) while it waited to start.
+            return Outcome(StateType.CANCELLED, "Cancelled before it started")
+        active.handle = self.launch(run, job, log)
+        active.started.set()
+        infrastructure_id = self.infrastructure_id(active.handle)
+        if infrastructure_id:
+            self._safe(lambda: self.client.record_infrastructure(run.id, infrastructure_id))
+        exit_code = self.wait(active.handle)
+        return judge_outcome(
+            exit_code, run.output_path, list(log.tail), cancelled=active.cancel_requested
+        )
+
+    def _report(self, run: FlowRun, outcome: Outcome) -> None:
+        try:
+            self.client.set_state(run.id, outcome.state, outcome.message, failure=outcome.failure)
+        except ConflictError:
+            # Marked CRASHED meanwhile (e.g. our heartbeats were late): the store keeps the
+            # verdict it has, and the log says what the run really did.
+            self.client.append_logs(run.id, [f"nborch: run ended as {outcome.state.value} "
+                                             f"after the store had given up on it"])
+
+    # ---- cancellation and shutdown ---------------------------------------------------------
+
+    def _cancel_requested_runs(self) -> None:
+        with self._lock:
+            if not self._active:
+                return
+        try:
+            cancelled = self.client.runs_being_cancelled(self.id)
+        except Exception:
+            return
+        for run_id in cancelled:
+            with self._lock:
+                active = self._active.get(run_id)
+            if active is None or active.cancel_requested:
+                continue
+            active.cancel_requested = True
+            threading.Thread(target=self._stop_when_started, args=(active,), daemon=True).start()
+
+    def _stop_when_started(self, active: ActiveRun) -> None:
+        if active.started.wait(timeout=60):
+            self._safe(lambda: self.stop(active.handle))
+
+    def _abandon_active_runs(self) -> None:
+        with self._lock:
+            held = list(self._active.values())
+        for active in held:
+            active.abandoned = True
+            if active.started.is_set():
+                self._safe(lambda a=active: self.stop(a.handle))
+                self._safe(lambda a=active: self.client.set_state(
+                    a.run.id, StateType.CRASHED, f"Worker '{self.name}' was stopped during the run"
+                ))
+            else:
+                self._safe(lambda a=active: self.client.set_state(
+                    a.run.id, StateType.SCHEDULED, f"Released by worker '{self.name}' shutting down"
+                ))
+
+    def _safe(self, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except Exception as err:
+            self.echo(f"nborch worker: {type(err).__name__}: {err}")
+            return None

@@ -1,0 +1,53 @@
+"""Shipping a run's log lines to the store in small batches, off the run's own thread."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+
+from nborch.client.base import NborchClient
+
+# Lines that say nothing to the user: noise from jupyter_client and ipykernel.
+_NOISE = ("Kernel is running over TCP without encryption",)
+
+
+class LogShipper:
+    """Collects lines as they come and appends them to the run's logs every `interval` s."""
+
+    def __init__(self, client: NborchClient, run_id: uuid.UUID, interval: float = 0.5) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.interval = interval
+        self.tail: deque[str] = deque(maxlen=20)
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"logs-{run_id}", daemon=True)
+        self._thread.start()
+
+    def write(self, line: str) -> None:
+        if any(noise in line for noise in _NOISE):
+            return
+        with self._lock:
+            self._pending.append(line)
+            self.tail.append(line)
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+        if lines:
+            try:
+                self.client.append_logs(self.run_id, lines)
+            except Exception:  # the store is busy or gone: keep the lines for the next try
+                with self._lock:
+                    self._pending[:0] = lines
+
+    def _loop(self) -> None:
+        while not self._closed.wait(self.interval):
+            self.flush()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join()
+        self.flush()
