@@ -1,13 +1,13 @@
 """nborch's errors: one base class, every message names the object, the reason and the fix.
 
-    NborchError
-     ├── NotFoundError          an object named by the user does not exist
-     ├── AlreadyExistsError     a name is taken
-     ├── ValidationError        bad input: refused before anything changes
-     │    └── ParameterError    a flow parameter that is unknown or of the wrong type
-     ├── ConflictError          the object is not in a state that allows the action
-     ├── StoreError             the store cannot be opened or migrated
-     └── NotebookError          a notebook file is missing or unreadable
+NborchError
+ ├── NotFoundError          an object named by the user does not exist
+ ├── AlreadyExistsError     a name is taken
+ ├── ValidationError        bad input: refused before anything changes
+ │    └── ParameterError    a flow parameter that is unknown or of the wrong type
+ ├── ConflictError          the object is not in a state that allows the action
+ ├── StoreError             the store cannot be opened or migrated
+ └── NotebookError          a notebook file is missing or unreadable
 """
 
 from __future__ import annotations

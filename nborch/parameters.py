@@ -19,11 +19,21 @@ from nborch.models import ParameterSpec
 TYPE_NAMES = ("str", "int", "float", "bool", "list", "dict", "any")
 
 _ANNOTATION_ALIASES = {
-    "string": "str", "integer": "int", "number": "float", "boolean": "bool",
-    "List": "list", "Dict": "dict", "typing.List": "list", "typing.Dict": "dict",
+    "string": "str",
+    "integer": "int",
+    "number": "float",
+    "boolean": "bool",
+    "List": "list",
+    "Dict": "dict",
+    "typing.List": "list",
+    "typing.Dict": "dict",
 }
 _EXAMPLES = {
-    "str": "hello", "int": "3", "float": "0.5", "bool": "true", "list": "'[1, 2]'",
+    "str": "hello",
+    "int": "3",
+    "float": "0.5",
+    "bool": "true",
+    "list": "'[1, 2]'",
     "dict": "'{\"a\": 1}'",
 }
 _TRUE = {"true", "yes", "on", "1"}
@@ -34,8 +44,13 @@ def type_name_of(value: Any) -> str:
     """The parameter type of a default value (``any`` for None and the unusual)."""
     if isinstance(value, bool):
         return "bool"
-    for python_type, name in ((int, "int"), (float, "float"), (str, "str"), (list, "list"),
-                              (dict, "dict")):
+    for python_type, name in (
+        (int, "int"),
+        (float, "float"),
+        (str, "str"),
+        (list, "list"),
+        (dict, "dict"),
+    ):
         if isinstance(value, python_type):
             return name
     return "any"
@@ -47,7 +62,7 @@ def type_name_of_annotation(annotation: str | None) -> str | None:
         return None
     text = annotation.strip()
     if text.startswith("Optional[") and text.endswith("]"):
-        text = text[len("Optional["):-1]
+        text = text[len("Optional[") : -1]
     base = text.split("[", 1)[0].strip()
     base = _ANNOTATION_ALIASES.get(base, base)
     return base if base in TYPE_NAMES else None

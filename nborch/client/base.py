@@ -27,36 +27,69 @@ KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear
 class NborchClient(ABC):
     # work pools
     @abstractmethod
-    def create_pool(self, name: str, type: str, *, description: str = "",
-                    base_job_template: dict[str, Any] | None = None,
-                    concurrency_limit: int | None = None, paused: bool = False) -> WorkPool: ...
+    def create_pool(
+        self,
+        name: str,
+        type: str,
+        *,
+        description: str = "",
+        base_job_template: dict[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        paused: bool = False,
+    ) -> WorkPool: ...
     @abstractmethod
     def get_pool(self, name: str) -> WorkPool: ...
     @abstractmethod
     def list_pools(self) -> list[WorkPool]: ...
     @abstractmethod
-    def update_pool(self, name: str, *, paused: bool | None = None,
-                    concurrency_limit: Any = KEEP, description: str | None = None,
-                    base_job_template: dict[str, Any] | None = None) -> WorkPool: ...
+    def update_pool(
+        self,
+        name: str,
+        *,
+        paused: bool | None = None,
+        concurrency_limit: Any = KEEP,
+        description: str | None = None,
+        base_job_template: dict[str, Any] | None = None,
+    ) -> WorkPool: ...
     @abstractmethod
     def delete_pool(self, name: str) -> None: ...
 
     # work queues
     @abstractmethod
-    def create_queue(self, pool_name: str, name: str, *, priority: int = 1,
-                     concurrency_limit: int | None = None, description: str = "") -> WorkQueue: ...
+    def create_queue(
+        self,
+        pool_name: str,
+        name: str,
+        *,
+        priority: int = 1,
+        concurrency_limit: int | None = None,
+        description: str = "",
+    ) -> WorkQueue: ...
     @abstractmethod
     def list_queues(self, pool_name: str) -> list[WorkQueue]: ...
     @abstractmethod
-    def update_queue(self, pool_name: str, name: str, *, paused: bool | None = None,
-                     priority: int | None = None, concurrency_limit: Any = KEEP) -> WorkQueue: ...
+    def update_queue(
+        self,
+        pool_name: str,
+        name: str,
+        *,
+        paused: bool | None = None,
+        priority: int | None = None,
+        concurrency_limit: Any = KEEP,
+    ) -> WorkQueue: ...
     @abstractmethod
     def delete_queue(self, pool_name: str, name: str) -> None: ...
 
     # workers
     @abstractmethod
-    def register_worker(self, name: str, pool_name: str | None, *, pid: int | None = None,
-                        worker_id: uuid.UUID | None = None) -> Worker: ...
+    def register_worker(
+        self,
+        name: str,
+        pool_name: str | None,
+        *,
+        pid: int | None = None,
+        worker_id: uuid.UUID | None = None,
+    ) -> Worker: ...
     @abstractmethod
     def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None: ...
     @abstractmethod
@@ -76,24 +109,50 @@ class NborchClient(ABC):
 
     # flow runs
     @abstractmethod
-    def create_run(self, deployment: str, *, parameters: dict[str, Any] | None = None,
-                   job_variables: dict[str, Any] | None = None,
-                   scheduled_time: datetime | None = None,
-                   tags: Sequence[str] = ()) -> FlowRun: ...
+    def create_run(
+        self,
+        deployment: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        job_variables: dict[str, Any] | None = None,
+        scheduled_time: datetime | None = None,
+        tags: Sequence[str] = (),
+    ) -> FlowRun: ...
     @abstractmethod
-    def create_adhoc_run(self, flow_name: str, input_path: str, *, parameters: dict[str, Any],
-                         output_path: str | None, cwd: str | None, worker_id: uuid.UUID,
-                         tags: Sequence[str] = ()) -> FlowRun: ...
+    def create_adhoc_run(
+        self,
+        flow_name: str,
+        input_path: str,
+        *,
+        parameters: dict[str, Any],
+        job_variables: dict[str, Any],
+        output_path: str | None,
+        cwd: str | None,
+        worker_id: uuid.UUID,
+        tags: Sequence[str] = (),
+    ) -> FlowRun: ...
     @abstractmethod
     def get_run(self, run_id: str | uuid.UUID) -> FlowRun: ...
     @abstractmethod
-    def list_runs(self, *, deployment: str | None = None, pool_name: str | None = None,
-                  states: Sequence[StateType] = (), limit: int = 50) -> list[FlowRun]: ...
+    def list_runs(
+        self,
+        *,
+        deployment: str | None = None,
+        pool_name: str | None = None,
+        states: Sequence[StateType] = (),
+        limit: int = 50,
+    ) -> list[FlowRun]: ...
     @abstractmethod
     def claim_runs(self, pool_name: str, worker_id: uuid.UUID, limit: int) -> list[FlowRun]: ...
     @abstractmethod
-    def set_state(self, run_id: str | uuid.UUID, state: StateType, message: str = "", *,
-                  failure: CellFailure | None = None) -> FlowRun: ...
+    def set_state(
+        self,
+        run_id: str | uuid.UUID,
+        state: StateType,
+        message: str = "",
+        *,
+        failure: CellFailure | None = None,
+    ) -> FlowRun: ...
     @abstractmethod
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None: ...
     @abstractmethod
@@ -105,5 +164,6 @@ class NborchClient(ABC):
     @abstractmethod
     def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str]) -> None: ...
     @abstractmethod
-    def read_logs(self, run_id: str | uuid.UUID, *, after: int = 0,
-                  limit: int | None = None) -> list[LogLine]: ...
+    def read_logs(
+        self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[LogLine]: ...

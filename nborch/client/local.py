@@ -31,12 +31,24 @@ class LocalClient(NborchClient):
         self.store = store or open_store(get_settings().resolved_database_url)
 
     # work pools
-    def create_pool(self, name: str, type: str, *, description: str = "",
-                    base_job_template: dict[str, Any] | None = None,
-                    concurrency_limit: int | None = None, paused: bool = False) -> WorkPool:
+    def create_pool(
+        self,
+        name: str,
+        type: str,
+        *,
+        description: str = "",
+        base_job_template: dict[str, Any] | None = None,
+        concurrency_limit: int | None = None,
+        paused: bool = False,
+    ) -> WorkPool:
         return pools.create_pool(
-            self.store, name, type, description=description, base_job_template=base_job_template,
-            concurrency_limit=concurrency_limit, paused=paused,
+            self.store,
+            name,
+            type,
+            description=description,
+            base_job_template=base_job_template,
+            concurrency_limit=concurrency_limit,
+            paused=paused,
         )
 
     def get_pool(self, name: str) -> WorkPool:
@@ -45,32 +57,64 @@ class LocalClient(NborchClient):
     def list_pools(self) -> list[WorkPool]:
         return pools.list_pools(self.store)
 
-    def update_pool(self, name: str, *, paused: bool | None = None,
-                    concurrency_limit: Any = KEEP, description: str | None = None,
-                    base_job_template: dict[str, Any] | None = None) -> WorkPool:
+    def update_pool(
+        self,
+        name: str,
+        *,
+        paused: bool | None = None,
+        concurrency_limit: Any = KEEP,
+        description: str | None = None,
+        base_job_template: dict[str, Any] | None = None,
+    ) -> WorkPool:
         return pools.update_pool(
-            self.store, name, paused=paused, concurrency_limit=concurrency_limit,
-            description=description, base_job_template=base_job_template,
+            self.store,
+            name,
+            paused=paused,
+            concurrency_limit=concurrency_limit,
+            description=description,
+            base_job_template=base_job_template,
         )
 
     def delete_pool(self, name: str) -> None:
         pools.delete_pool(self.store, name)
 
     # work queues
-    def create_queue(self, pool_name: str, name: str, *, priority: int = 1,
-                     concurrency_limit: int | None = None, description: str = "") -> WorkQueue:
+    def create_queue(
+        self,
+        pool_name: str,
+        name: str,
+        *,
+        priority: int = 1,
+        concurrency_limit: int | None = None,
+        description: str = "",
+    ) -> WorkQueue:
         return queues.create_queue(
-            self.store, pool_name, name, priority=priority, concurrency_limit=concurrency_limit,
+            self.store,
+            pool_name,
+            name,
+            priority=priority,
+            concurrency_limit=concurrency_limit,
             description=description,
         )
 
     def list_queues(self, pool_name: str) -> list[WorkQueue]:
         return queues.list_queues(self.store, pool_name)
 
-    def update_queue(self, pool_name: str, name: str, *, paused: bool | None = None,
-                     priority: int | None = None, concurrency_limit: Any = KEEP) -> WorkQueue:
+    def update_queue(
+        self,
+        pool_name: str,
+        name: str,
+        *,
+        paused: bool | None = None,
+        priority: int | None = None,
+        concurrency_limit: Any = KEEP,
+    ) -> WorkQueue:
         return queues.update_queue(
-            self.store, pool_name, name, paused=paused, priority=priority,
+            self.store,
+            pool_name,
+            name,
+            paused=paused,
+            priority=priority,
             concurrency_limit=concurrency_limit,
         )
 
@@ -78,8 +122,14 @@ class LocalClient(NborchClient):
         queues.delete_queue(self.store, pool_name, name)
 
     # workers
-    def register_worker(self, name: str, pool_name: str | None, *, pid: int | None = None,
-                        worker_id: uuid.UUID | None = None) -> Worker:
+    def register_worker(
+        self,
+        name: str,
+        pool_name: str | None,
+        *,
+        pid: int | None = None,
+        worker_id: uuid.UUID | None = None,
+    ) -> Worker:
         return workers.register_worker(self.store, name, pool_name, pid=pid, worker_id=worker_id)
 
     def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
@@ -105,28 +155,59 @@ class LocalClient(NborchClient):
         deployments.delete_deployment(self.store, full_name)
 
     # flow runs
-    def create_run(self, deployment: str, *, parameters: dict[str, Any] | None = None,
-                   job_variables: dict[str, Any] | None = None,
-                   scheduled_time: datetime | None = None,
-                   tags: Sequence[str] = ()) -> FlowRun:
+    def create_run(
+        self,
+        deployment: str,
+        *,
+        parameters: dict[str, Any] | None = None,
+        job_variables: dict[str, Any] | None = None,
+        scheduled_time: datetime | None = None,
+        tags: Sequence[str] = (),
+    ) -> FlowRun:
         return runs.create_run(
-            self.store, deployment, parameters=parameters, job_variables=job_variables,
-            scheduled_time=scheduled_time, tags=tags,
+            self.store,
+            deployment,
+            parameters=parameters,
+            job_variables=job_variables,
+            scheduled_time=scheduled_time,
+            tags=tags,
         )
 
-    def create_adhoc_run(self, flow_name: str, input_path: str, *, parameters: dict[str, Any],
-                         output_path: str | None, cwd: str | None, worker_id: uuid.UUID,
-                         tags: Sequence[str] = ()) -> FlowRun:
+    def create_adhoc_run(
+        self,
+        flow_name: str,
+        input_path: str,
+        *,
+        parameters: dict[str, Any],
+        job_variables: dict[str, Any],
+        output_path: str | None,
+        cwd: str | None,
+        worker_id: uuid.UUID,
+        tags: Sequence[str] = (),
+    ) -> FlowRun:
         return runs.create_adhoc_run(
-            self.store, flow_name, input_path, parameters=parameters, output_path=output_path,
-            cwd=cwd, worker_id=worker_id, tags=tags,
+            self.store,
+            flow_name,
+            input_path,
+            parameters=parameters,
+            job_variables=job_variables,
+            output_path=output_path,
+            cwd=cwd,
+            worker_id=worker_id,
+            tags=tags,
         )
 
     def get_run(self, run_id: str | uuid.UUID) -> FlowRun:
         return runs.get_run(self.store, run_id)
 
-    def list_runs(self, *, deployment: str | None = None, pool_name: str | None = None,
-                  states: Sequence[StateType] = (), limit: int = 50) -> list[FlowRun]:
+    def list_runs(
+        self,
+        *,
+        deployment: str | None = None,
+        pool_name: str | None = None,
+        states: Sequence[StateType] = (),
+        limit: int = 50,
+    ) -> list[FlowRun]:
         return runs.list_runs(
             self.store, deployment=deployment, pool_name=pool_name, states=states, limit=limit
         )
@@ -134,11 +215,15 @@ class LocalClient(NborchClient):
     def claim_runs(self, pool_name: str, worker_id: uuid.UUID, limit: int) -> list[FlowRun]:
         return runs.claim_runs(self.store, pool_name, worker_id, limit)
 
-    def set_state(self, run_id: str | uuid.UUID, state: StateType, message: str = "", *,
-                  failure: CellFailure | None = None) -> FlowRun:
-        return runs.set_state(
-            self.store, run_id, state, message, failure=failure
-        )
+    def set_state(
+        self,
+        run_id: str | uuid.UUID,
+        state: StateType,
+        message: str = "",
+        *,
+        failure: CellFailure | None = None,
+    ) -> FlowRun:
+        return runs.set_state(self.store, run_id, state, message, failure=failure)
 
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
         runs.record_infrastructure(self.store, run_id, infrastructure_id)
@@ -155,8 +240,9 @@ class LocalClient(NborchClient):
     def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str]) -> None:
         runs.append_logs(self.store, run_id, lines)
 
-    def read_logs(self, run_id: str | uuid.UUID, *, after: int = 0,
-                  limit: int | None = None) -> list[LogLine]:
+    def read_logs(
+        self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
+    ) -> list[LogLine]:
         return runs.read_logs(self.store, run_id, after=after, limit=limit)
 
 

@@ -74,7 +74,11 @@ def judge_outcome(
     if exit_code == 0:
         return Outcome(StateType.COMPLETED, "")
     if failure is not None:
-        cell = f"In [{failure.execution_count}]" if failure.execution_count else f"cell {failure.cell_index}"
+        cell = (
+            f"In [{failure.execution_count}]"
+            if failure.execution_count
+            else f"cell {failure.cell_index}"
+        )
         return Outcome(
             StateType.FAILED, f"{cell} raised {failure.ename}: {failure.evalue}", failure
         )

@@ -56,8 +56,7 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
             pool_id, queue_id = pool.id, queue.id
         elif spec.job_variables:
             raise ValidationError(
-                f"Job variables of {owner} need a work pool to check them against. "
-                "Add --pool NAME."
+                f"Job variables of {owner} need a work pool to check them against. Add --pool NAME."
             )
         flow = ensure_flow(session, spec.flow_name)
         row = session.scalars(
@@ -90,13 +89,24 @@ def _to_model(
     row: DeploymentRow, flow_name: str, pool_name: str | None, queue_name: str | None
 ) -> Deployment:
     return Deployment(
-        id=uuid.UUID(row.id), flow_name=flow_name, name=row.name, source=row.source,
+        id=uuid.UUID(row.id),
+        flow_name=flow_name,
+        name=row.name,
+        source=row.source,
         entrypoint=row.entrypoint,
         parameter_specs=[ParameterSpec.model_validate(p) for p in row.parameter_specs],
-        parameters=row.parameters, pool_name=pool_name, queue_name=queue_name,
-        job_variables=row.job_variables, tags=row.tags, description=row.description,
-        version=row.version, paused=row.paused, concurrency_limit=row.concurrency_limit,
-        retries=row.retries, created=row.created, updated=row.updated,
+        parameters=row.parameters,
+        pool_name=pool_name,
+        queue_name=queue_name,
+        job_variables=row.job_variables,
+        tags=row.tags,
+        description=row.description,
+        version=row.version,
+        paused=row.paused,
+        concurrency_limit=row.concurrency_limit,
+        retries=row.retries,
+        created=row.created,
+        updated=row.updated,
     )
 
 

@@ -60,16 +60,26 @@ def create_pool(
     try:
         with store.write() as session:
             row = WorkPoolRow(
-                id=str(uuid.uuid4()), name=name, type=pool_type.value, description=description,
-                base_job_template=template, concurrency_limit=concurrency_limit, paused=paused,
+                id=str(uuid.uuid4()),
+                name=name,
+                type=pool_type.value,
+                description=description,
+                base_job_template=template,
+                concurrency_limit=concurrency_limit,
+                paused=paused,
                 created=utcnow(),
             )
             session.add(row)
             session.flush()
             session.add(
                 WorkQueueRow(
-                    id=str(uuid.uuid4()), pool_id=row.id, name=DEFAULT_QUEUE, priority=1,
-                    concurrency_limit=None, paused=False, description="The pool's default queue",
+                    id=str(uuid.uuid4()),
+                    pool_id=row.id,
+                    name=DEFAULT_QUEUE,
+                    priority=1,
+                    concurrency_limit=None,
+                    paused=False,
+                    description="The pool's default queue",
                 )
             )
     except IntegrityError:
@@ -112,10 +122,17 @@ def list_pools(store: Store, *, now: datetime | None = None) -> list[WorkPool]:
 
 def _to_model(row: WorkPoolRow, workers_online: int, active_runs: int) -> WorkPool:
     return WorkPool(
-        id=uuid.UUID(row.id), name=row.name, type=PoolType(row.type), description=row.description,
-        base_job_template=row.base_job_template, concurrency_limit=row.concurrency_limit,
-        paused=row.paused, status=_status(row, workers_online), created=row.created,
-        active_runs=active_runs, workers_online=workers_online,
+        id=uuid.UUID(row.id),
+        name=row.name,
+        type=PoolType(row.type),
+        description=row.description,
+        base_job_template=row.base_job_template,
+        concurrency_limit=row.concurrency_limit,
+        paused=row.paused,
+        status=_status(row, workers_online),
+        created=row.created,
+        active_runs=active_runs,
+        workers_online=workers_online,
     )
 
 

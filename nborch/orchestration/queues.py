@@ -18,8 +18,13 @@ from nborch.store.tables import WorkPoolRow, WorkQueueRow
 
 def _to_model(row: WorkQueueRow, pool_name: str) -> WorkQueue:
     return WorkQueue(
-        id=uuid.UUID(row.id), pool_name=pool_name, name=row.name, priority=row.priority,
-        concurrency_limit=row.concurrency_limit, paused=row.paused, description=row.description,
+        id=uuid.UUID(row.id),
+        pool_name=pool_name,
+        name=row.name,
+        priority=row.priority,
+        concurrency_limit=row.concurrency_limit,
+        paused=row.paused,
+        description=row.description,
     )
 
 
@@ -45,8 +50,13 @@ def create_queue(
         with store.write() as session:
             pool = pool_by_name(session, pool_name)
             row = WorkQueueRow(
-                id=str(uuid.uuid4()), pool_id=pool.id, name=name, priority=priority,
-                concurrency_limit=concurrency_limit, paused=False, description=description,
+                id=str(uuid.uuid4()),
+                pool_id=pool.id,
+                name=name,
+                priority=priority,
+                concurrency_limit=concurrency_limit,
+                paused=False,
+                description=description,
             )
             session.add(row)
             session.flush()

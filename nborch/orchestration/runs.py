@@ -64,10 +64,15 @@ _ACTIVE = [s.value for s in ACTIVE_STATES]
 
 # ---- reading -------------------------------------------------------------------------
 
+
 def _runs_query():  # type: ignore[no-untyped-def]
     return (
         select(
-            FlowRunRow, FlowRow.name, DeploymentRow.name, WorkPoolRow.name, WorkQueueRow.name,
+            FlowRunRow,
+            FlowRow.name,
+            DeploymentRow.name,
+            WorkPoolRow.name,
+            WorkQueueRow.name,
             WorkerRow.name,
         )
         .join(FlowRow, FlowRunRow.flow_id == FlowRow.id)
@@ -79,25 +84,42 @@ def _runs_query():  # type: ignore[no-untyped-def]
 
 
 def _to_model(
-    row: FlowRunRow, flow: str, deployment: str | None, pool: str | None, queue: str | None,
-    worker: str | None, history: Sequence[FlowRunStateRow] = (),
+    row: FlowRunRow,
+    flow: str,
+    deployment: str | None,
+    pool: str | None,
+    queue: str | None,
+    worker: str | None,
+    history: Sequence[FlowRunStateRow] = (),
 ) -> FlowRun:
     return FlowRun(
-        id=uuid.UUID(row.id), name=row.name, flow_name=flow,
+        id=uuid.UUID(row.id),
+        name=row.name,
+        flow_name=flow,
         deployment_id=uuid.UUID(row.deployment_id) if row.deployment_id else None,
         deployment_name=f"{flow}/{deployment}" if deployment else None,
-        pool_name=pool, queue_name=queue,
-        worker_id=uuid.UUID(row.worker_id) if row.worker_id else None, worker_name=worker,
-        state=StateType(row.state), state_message=row.state_message,
-        parameters=row.parameters, job_variables=row.job_variables, input_path=row.input_path,
-        cwd=row.cwd, output_path=row.output_path, infrastructure_id=row.infrastructure_id,
+        pool_name=pool,
+        queue_name=queue,
+        worker_id=uuid.UUID(row.worker_id) if row.worker_id else None,
+        worker_name=worker,
+        state=StateType(row.state),
+        state_message=row.state_message,
+        parameters=row.parameters,
+        job_variables=row.job_variables,
+        input_path=row.input_path,
+        cwd=row.cwd,
+        output_path=row.output_path,
+        infrastructure_id=row.infrastructure_id,
         failure=CellFailure.model_validate(row.failure) if row.failure else None,
-        run_count=row.run_count, retries=row.retries, tags=row.tags,
-        scheduled_time=row.scheduled_time, start_time=row.start_time, end_time=row.end_time,
+        run_count=row.run_count,
+        retries=row.retries,
+        tags=row.tags,
+        scheduled_time=row.scheduled_time,
+        start_time=row.start_time,
+        end_time=row.end_time,
         created=row.created,
         history=[
-            State(type=StateType(h.type), timestamp=h.timestamp, message=h.message)
-            for h in history
+            State(type=StateType(h.type), timestamp=h.timestamp, message=h.message) for h in history
         ],
     )
 
@@ -135,7 +157,9 @@ def list_runs(
     with store.read() as session:
         query = select(FlowRunRow.id).order_by(FlowRunRow.created.desc()).limit(limit)
         if deployment:
-            query = query.where(FlowRunRow.deployment_id == deployment_by_name(session, deployment)[0].id)
+            query = query.where(
+                FlowRunRow.deployment_id == deployment_by_name(session, deployment)[0].id
+            )
         if pool_name:
             query = query.where(FlowRunRow.pool_id == pool_by_name(session, pool_name).id)
         if states:
@@ -145,6 +169,7 @@ def list_runs(
 
 # ---- creating ------------------------------------------------------------------------
 
+
 def _run_name(prefix: str, run_id: str) -> str:
     return f"{prefix}-{run_id[:8]}"
 
@@ -153,8 +178,9 @@ def _output_path(run_id: str) -> str:
     return str(get_settings().runs_dir / run_id / "output.ipynb")
 
 
-def _add_state(session: Session, row: FlowRunRow, state: StateType, message: str,
-               now: datetime) -> None:
+def _add_state(
+    session: Session, row: FlowRunRow, state: StateType, message: str, now: datetime
+) -> None:
     row.state = state.value
     row.state_message = message
     session.add(FlowRunStateRow(run_id=row.id, type=state.value, message=message, timestamp=now))
@@ -186,18 +212,30 @@ def create_run(
         pool = session.get(WorkPoolRow, dep.pool_id)
         assert pool is not None
         validate_job_variables(
-            pool.base_job_template, dep.job_variables, job_variables,
+            pool.base_job_template,
+            dep.job_variables,
+            job_variables,
             owner=f"work pool '{pool.name}'",
         )
         run_id = str(uuid.uuid4())
         input_path = Path(dep.source) / dep.entrypoint
         row = FlowRunRow(
-            id=run_id, name=_run_name(dep.name, run_id), flow_id=flow.id, deployment_id=dep.id,
-            pool_id=dep.pool_id, queue_id=dep.queue_id, parameters={**dep.parameters, **parameters},
-            job_variables={**dep.job_variables, **job_variables}, input_path=str(input_path),
-            cwd=str(input_path.parent), output_path=_output_path(run_id), run_count=0,
-            retries=dep.retries, tags=sorted({*dep.tags, *tags}),
-            scheduled_time=scheduled_time or now, created=now,
+            id=run_id,
+            name=_run_name(dep.name, run_id),
+            flow_id=flow.id,
+            deployment_id=dep.id,
+            pool_id=dep.pool_id,
+            queue_id=dep.queue_id,
+            parameters={**dep.parameters, **parameters},
+            job_variables={**dep.job_variables, **job_variables},
+            input_path=str(input_path),
+            cwd=str(input_path.parent),
+            output_path=_output_path(run_id),
+            run_count=0,
+            retries=dep.retries,
+            tags=sorted({*dep.tags, *tags}),
+            scheduled_time=scheduled_time or now,
+            created=now,
         )
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
@@ -211,6 +249,7 @@ def create_adhoc_run(
     input_path: str,
     *,
     parameters: dict[str, Any],
+    job_variables: dict[str, Any],
     output_path: str | None,
     cwd: str | None,
     worker_id: uuid.UUID,
@@ -222,10 +261,20 @@ def create_adhoc_run(
         flow = ensure_flow(session, flow_name)
         run_id = str(uuid.uuid4())
         row = FlowRunRow(
-            id=run_id, name=_run_name(flow_name, run_id), flow_id=flow.id, worker_id=str(worker_id),
-            parameters=parameters, job_variables={}, input_path=input_path, cwd=cwd,
-            output_path=output_path or _output_path(run_id), run_count=0, retries=0,
-            tags=list(tags), scheduled_time=now, created=now,
+            id=run_id,
+            name=_run_name(flow_name, run_id),
+            flow_id=flow.id,
+            worker_id=str(worker_id),
+            parameters=parameters,
+            job_variables=job_variables,
+            input_path=input_path,
+            cwd=cwd,
+            output_path=output_path or _output_path(run_id),
+            run_count=0,
+            retries=0,
+            tags=list(tags),
+            scheduled_time=now,
+            created=now,
         )
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
@@ -235,6 +284,7 @@ def create_adhoc_run(
 
 
 # ---- claiming ------------------------------------------------------------------------
+
 
 def claim_runs(
     store: Store, pool_name: str, worker_id: uuid.UUID, limit: int, *, now: datetime | None = None
@@ -252,8 +302,9 @@ def claim_runs(
         if pool.paused:
             return []
         held = session.execute(
-            select(FlowRunRow.queue_id, FlowRunRow.deployment_id)
-            .where(FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(_ACTIVE))
+            select(FlowRunRow.queue_id, FlowRunRow.deployment_id).where(
+                FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(_ACTIVE)
+            )
         ).all()
         by_queue = Counter(q for q, _ in held)
         by_deployment = Counter(d for _, d in held)
@@ -283,7 +334,10 @@ def claim_runs(
                 break
             if queue_limit is not None and by_queue[row.queue_id] >= queue_limit:
                 continue
-            if deployment_limit is not None and by_deployment[row.deployment_id] >= deployment_limit:
+            if (
+                deployment_limit is not None
+                and by_deployment[row.deployment_id] >= deployment_limit
+            ):
                 continue
             taken = session.execute(
                 update(FlowRunRow)
@@ -304,6 +358,7 @@ def claim_runs(
 
 
 # ---- state changes -------------------------------------------------------------------
+
 
 def set_state(
     store: Store,
@@ -377,7 +432,9 @@ def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
         row = run_by_id(session, str(run_id), for_update=True)
         current = StateType(row.state)
         if current.is_final:
-            raise ConflictError(f"Flow run '{row.id}' is already {current.value}; nothing to cancel.")
+            raise ConflictError(
+                f"Flow run '{row.id}' is already {current.value}; nothing to cancel."
+            )
         if current is S.CANCELLING:
             pass
         elif current is S.SCHEDULED:
@@ -423,7 +480,9 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
             if worker_name is None:
                 reason = "its worker is gone"
             else:
-                reason = f"worker '{worker_name}' stopped heartbeating (last {ago(last_heartbeat, now)})"
+                reason = (
+                    f"worker '{worker_name}' stopped heartbeating (last {ago(last_heartbeat, now)})"
+                )
             if row.state == S.CANCELLING.value:
                 _transition(session, row, S.CANCELLED, f"Cancelled; {reason}", now)
             else:
@@ -432,6 +491,7 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
 
 
 # ---- logs ----------------------------------------------------------------------------
+
 
 def append_logs(
     store: Store, run_id: str | uuid.UUID, lines: Sequence[str], *, now: datetime | None = None

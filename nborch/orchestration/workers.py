@@ -18,7 +18,11 @@ from nborch.timeutil import utcnow
 
 
 def register_worker(
-    store: Store, name: str, pool_name: str | None, *, pid: int | None = None,
+    store: Store,
+    name: str,
+    pool_name: str | None,
+    *,
+    pid: int | None = None,
     worker_id: uuid.UUID | None = None,
 ) -> Worker:
     """Record a worker that has started; it counts as online from its first heartbeat."""
@@ -26,12 +30,21 @@ def register_worker(
     with store.write() as session:
         pool_id = pool_by_name(session, pool_name).id if pool_name else None
         row = WorkerRow(
-            id=str(worker_id or uuid.uuid4()), name=name, pool_id=pool_id,
-            hostname=socket.gethostname(), pid=pid, last_heartbeat=now, stopped=False,
+            id=str(worker_id or uuid.uuid4()),
+            name=name,
+            pool_id=pool_id,
+            hostname=socket.gethostname(),
+            pid=pid,
+            last_heartbeat=now,
+            stopped=False,
         )
         session.add(row)
     return Worker(
-        id=uuid.UUID(row.id), name=name, pool_name=pool_name, hostname=row.hostname, pid=pid,
+        id=uuid.UUID(row.id),
+        name=name,
+        pool_name=pool_name,
+        hostname=row.hostname,
+        pid=pid,
         last_heartbeat=now,
     )
 
@@ -50,7 +63,10 @@ def heartbeat(store: Store, worker_id: uuid.UUID, *, stopped: bool = False) -> N
 
 
 def list_workers(
-    store: Store, pool_name: str | None = None, *, include_offline: bool = True,
+    store: Store,
+    pool_name: str | None = None,
+    *,
+    include_offline: bool = True,
     now: datetime | None = None,
 ) -> list[Worker]:
     cutoff = (now or utcnow()) - timedelta(seconds=get_settings().worker_timeout)
@@ -74,8 +90,12 @@ def list_workers(
         )
     return [
         Worker(
-            id=uuid.UUID(row.id), name=row.name, pool_name=pool, hostname=row.hostname,
-            pid=row.pid, last_heartbeat=row.last_heartbeat,
+            id=uuid.UUID(row.id),
+            name=row.name,
+            pool_name=pool,
+            hostname=row.hostname,
+            pid=row.pid,
+            last_heartbeat=row.last_heartbeat,
             status=(
                 WorkerStatus.ONLINE
                 if row.last_heartbeat >= cutoff and not row.stopped

@@ -38,10 +38,9 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A short read-only session."""
+        """A short session for reading; its objects stay readable after it closes."""
         with self._read() as session:
             yield session
-            session.rollback()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -16,7 +16,8 @@ import signal
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -59,6 +60,7 @@ class BaseWorker(ABC):
         heartbeat_interval: float | None = None,
         run_once: bool = False,
         echo: Callable[[str], None] = print,
+        tee: Callable[[str], None] | None = None,
     ) -> None:
         settings = get_settings()
         self.client = client
@@ -74,6 +76,7 @@ class BaseWorker(ABC):
         )
         self.run_once = run_once
         self.echo = echo
+        self.tee = tee  # also hands every log line to this (e.g. a terminal)
         self.job_template: dict[str, Any] = default_base_job_template(self.pool_type)
         self._active: dict[str, ActiveRun] = {}
         self._lock = threading.Lock()
@@ -118,18 +121,24 @@ class BaseWorker(ABC):
                     f"nborch worker start --pool {pool.name}"
                 )
             self.job_template = pool.base_job_template
-        self.client.register_worker(self.name, self.pool_name, pid=os.getpid(), worker_id=self.id)
         self._install_signal_handlers()
+        with self.online():
+            self.echo(f"Worker '{self.name}' started!")
+            self._poll_loop()
+        self.echo(f"Worker '{self.name}' stopped.")
+
+    @contextmanager
+    def online(self) -> Iterator[None]:
+        """Registered and heartbeating for the duration of the block."""
+        self.client.register_worker(self.name, self.pool_name, pid=os.getpid(), worker_id=self.id)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         heartbeat.start()
-        self.echo(f"Worker '{self.name}' started!")
         try:
-            self._poll_loop()
+            yield
         finally:
             self._stopped.set()
             self._join_run_threads()
             self._safe(lambda: self.client.heartbeat(self.id, stopped=True))
-            self.echo(f"Worker '{self.name}' stopped.")
 
     def request_stop(self, force: bool = False) -> None:
         """Stop claiming; with `force`, also stop the runs in hand."""
@@ -226,16 +235,15 @@ class BaseWorker(ABC):
 
     def _execute(self, active: ActiveRun) -> None:
         run = active.run
-        log = LogShipper(self.client, run.id)
+        log = LogShipper(self.client, run.id, tee=self.tee)
         try:
             outcome = self._run_infrastructure(active, log)
             if outcome is not None and not active.abandoned:
                 self._report(run, outcome)
         except Exception as err:  # nothing may leave a run hanging in PENDING/RUNNING
-            log.write(f"nborch: {type(err).__name__}: {err}")
-            self._safe(lambda: self.client.set_state(
-                run.id, StateType.CRASHED, f"The worker could not run it: {err}"
-            ))
+            reason = f"The worker could not run it: {type(err).__name__}: {err}"
+            log.write(f"nborch: {reason}")
+            self._safe(lambda: self.client.set_state(run.id, StateType.CRASHED, reason))
         finally:
             log.close()
             with self._lock:
@@ -266,8 +274,10 @@ class BaseWorker(ABC):
         except ConflictError:
             # Marked CRASHED meanwhile (e.g. our heartbeats were late): the store keeps the
             # verdict it has, and the log says what the run really did.
-            self.client.append_logs(run.id, [f"nborch: run ended as {outcome.state.value} "
-                                             f"after the store had given up on it"])
+            self.client.append_logs(
+                run.id,
+                [f"nborch: run ended as {outcome.state.value} after the store had given up on it"],
+            )
 
     # ---- cancellation and shutdown ---------------------------------------------------------
 
@@ -298,13 +308,21 @@ class BaseWorker(ABC):
             active.abandoned = True
             if active.started.is_set():
                 self._safe(lambda a=active: self.stop(a.handle))
-                self._safe(lambda a=active: self.client.set_state(
-                    a.run.id, StateType.CRASHED, f"Worker '{self.name}' was stopped during the run"
-                ))
+                self._safe(
+                    lambda a=active: self.client.set_state(
+                        a.run.id,
+                        StateType.CRASHED,
+                        f"Worker '{self.name}' was stopped during the run",
+                    )
+                )
             else:
-                self._safe(lambda a=active: self.client.set_state(
-                    a.run.id, StateType.SCHEDULED, f"Released by worker '{self.name}' shutting down"
-                ))
+                self._safe(
+                    lambda a=active: self.client.set_state(
+                        a.run.id,
+                        StateType.SCHEDULED,
+                        f"Released by worker '{self.name}' shutting down",
+                    )
+                )
 
     def _safe(self, action: Callable[[], Any]) -> Any:
         try:

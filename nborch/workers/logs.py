@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 
 from nborch.client.base import NborchClient
 
@@ -15,8 +16,15 @@ _NOISE = ("Kernel is running over TCP without encryption",)
 class LogShipper:
     """Collects lines as they come and appends them to the run's logs every `interval` s."""
 
-    def __init__(self, client: NborchClient, run_id: uuid.UUID, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        client: NborchClient,
+        run_id: uuid.UUID,
+        interval: float = 0.5,
+        tee: Callable[[str], None] | None = None,
+    ) -> None:
         self.client = client
+        self.tee = tee
         self.run_id = run_id
         self.interval = interval
         self.tail: deque[str] = deque(maxlen=20)
@@ -32,6 +40,8 @@ class LogShipper:
         with self._lock:
             self._pending.append(line)
             self.tail.append(line)
+        if self.tee:
+            self.tee(line)
 
     def flush(self) -> None:
         with self._lock:

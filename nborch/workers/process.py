@@ -35,8 +35,12 @@ class ProcessWorker(BaseWorker):
         parameters_file = write_parameters_file(output.parent / "parameters.yaml", run.parameters)
         cwd = job.get("working_dir") or run.cwd or str(Path(run.input_path).parent)
         argv = papermill_argv(
-            PAPERMILL, run.input_path, str(output), parameters_file=str(parameters_file),
-            cwd=cwd, kernel_name=job.get("kernel_name"),
+            PAPERMILL,
+            run.input_path,
+            str(output),
+            parameters_file=str(parameters_file),
+            cwd=cwd,
+            kernel_name=job.get("kernel_name"),
             execution_timeout=job.get("execution_timeout"),
             log_output=job.get("stream_output", True),
         )
@@ -48,8 +52,15 @@ class ProcessWorker(BaseWorker):
             "PYTHONUNBUFFERED": "1",
         }
         process = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, text=True, bufsize=1, start_new_session=True, errors="replace",
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            errors="replace",
         )
         reader = threading.Thread(target=_copy_lines, args=(process, log), daemon=True)
         reader.start()

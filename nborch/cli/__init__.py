@@ -1,0 +1,1 @@
+"""The `nborch` command: parses, calls one library function, prints."""

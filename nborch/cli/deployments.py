@@ -1,0 +1,226 @@
+"""`nborch deploy` and `nborch deployment ...`"""
+
+from __future__ import annotations
+
+import click
+
+from nborch.cli.options import (
+    client,
+    job_var_option,
+    json_option,
+    param_option,
+    parse_job_variables,
+)
+from nborch.cli.output import console, fmt_limit, fmt_time, print_fields, print_json, print_table
+from nborch.cli.watch import watch_run
+from nborch.flows import Flow
+from nborch.parameters import parse_cli_parameters
+
+
+@click.command("deploy")
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option("--name", "-n", required=True, help="Deployment name.")
+@click.option("--pool", "pool_name", required=True, help="Work pool whose workers run it.")
+@click.option(
+    "--flow", "flow_name", default=None, help="Flow name (default: from the notebook's file name)."
+)
+@click.option("--queue", "queue_name", default=None, help="Work queue (default: 'default').")
+@param_option
+@job_var_option
+@click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
+@click.option("--description", default="", help="What the deployment does.")
+@click.option("--version", "version", default=None, help="A version label.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Run again this many times after a failure or crash.",
+)
+@click.option(
+    "--concurrency-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most runs of this deployment at once.",
+)
+@json_option
+def deploy(
+    notebook: str,
+    name: str,
+    pool_name: str,
+    flow_name: str | None,
+    queue_name: str | None,
+    params: tuple[str, ...],
+    job_vars: tuple[str, ...],
+    tags: tuple[str, ...],
+    description: str,
+    version: str | None,
+    retries: int,
+    concurrency_limit: int | None,
+    as_json: bool,
+) -> None:
+    """Deploy NOTEBOOK to a work pool (deploying again updates it).
+
+    Parameters, their types and defaults come from the notebook's cell tagged
+    `parameters`; --param sets the deployment's own defaults.
+    """
+    flow = Flow.from_notebook(notebook, flow_name)
+    parameters = parse_cli_parameters(flow.parameters, params, f"flow '{flow.name}'")
+    deployment, created = flow.deploy(
+        name,
+        pool_name,
+        work_queue_name=queue_name,
+        parameters=parameters,
+        job_variables=parse_job_variables(job_vars),
+        tags=tags,
+        description=description,
+        version=version,
+        retries=retries,
+        concurrency_limit=concurrency_limit,
+    )
+    if as_json:
+        print_json(deployment)
+        return
+    console.print("Successfully created/updated all deployments!")
+    print_table(
+        "Deployments",
+        ["Name", "Status", "Details"],
+        [
+            (
+                deployment.full_name,
+                "created" if created else "updated",
+                f"pool {deployment.pool_name}, queue {deployment.queue_name}",
+            )
+        ],
+    )
+    console.print("To schedule a run for this deployment, use the following command:")
+    console.print(f"\n        $ nborch deployment run '{deployment.full_name}'\n", markup=False)
+
+
+@click.group("deployment")
+def deployment() -> None:
+    """Deployments: flows bound to a work pool, with defaults."""
+
+
+@deployment.command("ls")
+@click.option("--pool", "pool_name", default=None, help="Only this pool's deployments.")
+@json_option
+def ls(pool_name: str | None, as_json: bool) -> None:
+    """List deployments."""
+    deployments = client().list_deployments(pool_name=pool_name)
+    if as_json:
+        print_json(deployments)
+        return
+    print_table(
+        "Deployments",
+        ["Name", "Pool", "Queue", "Paused", "Parameters", "Tags"],
+        [
+            (
+                d.full_name,
+                d.pool_name or "-",
+                d.queue_name or "-",
+                d.paused,
+                ", ".join(f"{p.name}: {p.type}" for p in d.parameter_specs),
+                ", ".join(d.tags),
+            )
+            for d in deployments
+        ],
+    )
+
+
+@deployment.command("inspect")
+@click.argument("name", metavar="FLOW/DEPLOYMENT")
+@json_option
+def inspect(name: str, as_json: bool) -> None:
+    """Show a deployment."""
+    d = client().get_deployment(name)
+    if as_json:
+        print_json(d)
+        return
+    print_fields(
+        f"Deployment '{d.full_name}'",
+        [
+            ("id", d.id),
+            ("notebook", f"{d.source}/{d.entrypoint}"),
+            ("pool", d.pool_name),
+            ("queue", d.queue_name),
+            ("paused", d.paused),
+            (
+                "parameters",
+                ", ".join(
+                    f"{p.name}: {p.type} = {d.parameters.get(p.name, p.default)!r}"
+                    for p in d.parameter_specs
+                )
+                or "-",
+            ),
+            ("job variables", d.job_variables),
+            ("tags", ", ".join(d.tags) or "-"),
+            ("description", d.description or "-"),
+            ("version", d.version or "-"),
+            ("retries", d.retries),
+            ("concurrency limit", fmt_limit(d.concurrency_limit)),
+            ("updated", fmt_time(d.updated)),
+        ],
+    )
+
+
+@deployment.command("run")
+@click.argument("name", metavar="FLOW/DEPLOYMENT")
+@param_option
+@job_var_option
+@click.option("--tag", "tags", multiple=True, help="A tag for this run (repeatable).")
+@click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
+@json_option
+def run(
+    name: str,
+    params: tuple[str, ...],
+    job_vars: tuple[str, ...],
+    tags: tuple[str, ...],
+    watch: bool,
+    as_json: bool,
+) -> None:
+    """Create a run of a deployment; a worker of its pool picks it up.
+
+    Unknown parameters and values of the wrong type are refused before any run exists.
+    """
+    api = client()
+    deployment = api.get_deployment(name)
+    parameters = parse_cli_parameters(
+        deployment.parameter_specs, params, f"deployment '{deployment.full_name}'"
+    )
+    flow_run = api.create_run(
+        name, parameters=parameters, job_variables=parse_job_variables(job_vars), tags=tags
+    )
+    if as_json and not watch:
+        print_json(flow_run)
+        return
+    console.print(f"Created flow run '{flow_run.name}' ({flow_run.id}).")
+    if not watch:
+        console.print(f"Follow it with: nborch flow-run logs {flow_run.id} --follow")
+        return
+    final = watch_run(api, flow_run.id)
+    raise SystemExit(0 if final.state.value == "COMPLETED" else 1)
+
+
+@deployment.command("pause")
+@click.argument("name", metavar="FLOW/DEPLOYMENT")
+def pause(name: str) -> None:
+    """Pause a deployment: its runs do not start until it is resumed."""
+    client().set_deployment_paused(name, True)
+    console.print(f"Paused deployment '{name}'.")
+
+
+@deployment.command("resume")
+@click.argument("name", metavar="FLOW/DEPLOYMENT")
+def resume(name: str) -> None:
+    """Resume a paused deployment."""
+    client().set_deployment_paused(name, False)
+    console.print(f"Resumed deployment '{name}'.")
+
+
+@deployment.command("delete")
+@click.argument("name", metavar="FLOW/DEPLOYMENT")
+def delete(name: str) -> None:
+    """Delete a deployment and its runs that have not started."""
+    client().delete_deployment(name)
+    console.print(f"Deleted deployment '{name}'.")

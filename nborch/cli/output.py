@@ -1,0 +1,80 @@
+"""Printing for people (rich tables) and for machines (`--json`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from nborch.models import PoolStatus, StateType
+
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+STATE_STYLES = {
+    StateType.SCHEDULED: "yellow",
+    StateType.PENDING: "grey62",
+    StateType.RUNNING: "blue",
+    StateType.COMPLETED: "green",
+    StateType.FAILED: "red",
+    StateType.CRASHED: "bold red",
+    StateType.CANCELLING: "magenta",
+    StateType.CANCELLED: "grey50",
+}
+STATUS_STYLES = {
+    PoolStatus.READY: "green",
+    PoolStatus.NOT_READY: "red",
+    PoolStatus.PAUSED: "grey50",
+}
+
+
+def as_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [as_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(as_jsonable(value), indent=2, default=str) + "\n")
+
+
+def styled_state(state: StateType) -> str:
+    return f"[{STATE_STYLES[state]}]{state.value}[/]"
+
+
+def styled_status(status: PoolStatus) -> str:
+    return f"[{STATUS_STYLES[status]}]● {status.value}[/]"
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if cell is None else str(cell) for cell in row))
+    console.print(table)
+
+
+def print_fields(title: str, fields: Sequence[tuple[str, Any]]) -> None:
+    console.print(f"[bold]{title}[/]")
+    width = max(len(name) for name, _ in fields)
+    for name, value in fields:
+        text = "" if value is None else value
+        if isinstance(text, (dict, list)):
+            text = json.dumps(text) if text else "-"
+        console.print(f"  {name.ljust(width)}  {text}")
+
+
+def fmt_time(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def fmt_limit(limit: int | None) -> str:
+    return "∞" if limit is None else str(limit)

@@ -1,0 +1,94 @@
+"""`nborch worker ...`"""
+
+from __future__ import annotations
+
+import click
+
+from nborch.cli.options import client, json_option
+from nborch.cli.output import console, print_json, print_table
+from nborch.timeutil import ago
+from nborch.workers import worker_class_for
+
+
+@click.group("worker")
+def worker() -> None:
+    """Workers: processes that poll a pool and run its flow runs."""
+
+
+@worker.command("start")
+@click.option("--pool", "pool_name", required=True, help="The work pool to serve.")
+@click.option("--name", default=None, help="Worker name (default: '<Type>Worker <uuid>').")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Most runs at once (default: no limit).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0.05),
+    default=None,
+    help="Seconds between polls (default: $NBORCH_POLL_INTERVAL or 2).",
+)
+@click.option(
+    "--heartbeat-interval",
+    type=click.FloatRange(min=0.05),
+    default=None,
+    help="Seconds between heartbeats (default: $NBORCH_HEARTBEAT_INTERVAL or 10).",
+)
+@click.option(
+    "--run-once", is_flag=True, help="Claim the runs that are due once, wait for them, then exit."
+)
+def start(
+    pool_name: str,
+    name: str | None,
+    limit: int | None,
+    poll_interval: float | None,
+    heartbeat_interval: float | None,
+    run_once: bool,
+) -> None:
+    """Start a worker for a pool: it heartbeats, claims due runs and runs them.
+
+    SIGTERM or Ctrl+C stops claiming and waits for the runs in hand; a second one stops
+    them (runs not yet started go back to the pool).
+    """
+    api = client()
+    pool = api.get_pool(pool_name)
+    worker_class = worker_class_for(pool.type)
+    worker_class(
+        api,
+        pool.name,
+        name=name,
+        limit=limit,
+        poll_interval=poll_interval,
+        heartbeat_interval=heartbeat_interval,
+        run_once=run_once,
+        echo=lambda text: console.print(text, markup=False),
+    ).start()
+
+
+@worker.command("ls")
+@click.option("--pool", "pool_name", default=None, help="Only this pool's workers.")
+@json_option
+def ls(pool_name: str | None, as_json: bool) -> None:
+    """List workers and their last heartbeat."""
+    workers = client().list_workers(pool_name)
+    if as_json:
+        print_json(workers)
+        return
+    print_table(
+        "Workers",
+        ["Name", "Pool", "Status", "Last heartbeat", "Runs in hand", "Host", "PID"],
+        [
+            (
+                w.name,
+                w.pool_name or "-",
+                w.status.value,
+                ago(w.last_heartbeat),
+                w.active_runs,
+                w.hostname,
+                w.pid,
+            )
+            for w in workers
+        ],
+    )
