@@ -1,0 +1,76 @@
+"""Fixtures: a fresh NBORCH_HOME per test, and stores on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.postgres import PostgresServer, create_database, drop_database, start_postgres
+
+from nborch.client import LocalClient
+from nborch.settings import reset_settings
+from nborch.store.engine import close_stores, open_store
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    if isinstance(server, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {server}")
+        pytest.skip(server)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nborch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "nborch-home"
+    monkeypatch.setenv("NBORCH_HOME", str(home))
+    monkeypatch.delenv("NBORCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NBORCH_API_URL", raising=False)
+    reset_settings()
+    yield home
+    close_stores()
+    reset_settings()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, nborch_home: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The store's URL, on each back end; also exported as NBORCH_DATABASE_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{nborch_home / 'nborch.db'}"
+        monkeypatch.setenv("NBORCH_DATABASE_URL", url)
+        reset_settings()
+        yield url
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"nborch_test_{uuid.uuid4().hex[:12]}"
+    url = create_database(server, name)
+    monkeypatch.setenv("NBORCH_DATABASE_URL", url)
+    reset_settings()
+    yield url
+    close_stores()
+    drop_database(server, name)
+
+
+@pytest.fixture
+def client(database_url: str) -> LocalClient:
+    return LocalClient(open_store(database_url))
+
+
+@pytest.fixture
+def sqlite_client(nborch_home: Path) -> LocalClient:
+    """For tests whose subject is not the store: the embedded default only."""
+    return LocalClient()

@@ -1,0 +1,231 @@
+"""The process worker end to end: real `nborch worker start` processes, real kernels."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from support.deployments import deploy_hello, deploy_notebook
+from support.notebooks import failing_notebook, make_notebook, sleeping_notebook
+from support.processes import WorkerProcess, wait_for
+
+from nborch.client import LocalClient
+from nborch.models import FlowRun, StateType
+from nborch.settings import reset_settings
+
+pytestmark = pytest.mark.slow
+FAST = {"NBORCH_HEARTBEAT_INTERVAL": "0.5", "NBORCH_WORKER_TIMEOUT": "3",
+        "NBORCH_CANCEL_CHECK_INTERVAL": "0.2", "NBORCH_KILL_GRACE_PERIOD": "2"}
+
+
+@pytest.fixture
+def fast_settings(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> None:
+    for key, value in FAST.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+
+
+@pytest.fixture
+def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def start(workers: list[WorkerProcess], *args: str) -> WorkerProcess:
+    worker = WorkerProcess(*args, "--poll-interval", "0.2")
+    workers.append(worker)
+    worker.wait_started()
+    return worker
+
+
+def finished(client: LocalClient, run: FlowRun, timeout: float = 60) -> FlowRun:
+    return wait_for(
+        lambda: (r := client.get_run(run.id)) and r.state.is_final and r,
+        timeout, lambda: f"run is {client.get_run(run.id).state}",
+    )
+
+
+def test_worker_runs_a_deployment_with_parameters(sqlite_client: LocalClient,
+                                                  workers: list[WorkerProcess]) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_hello(client, "local", parameters={"times": 3})
+    run = client.create_run("hello/demo", parameters={"name": "Ada", "excited": True})
+    worker = start(workers, "--pool", "local")
+    assert re.fullmatch(r"Worker 'ProcessWorker [0-9a-f-]{36}' started!", worker.lines[0])
+    done = finished(client, run)
+    assert done.state is StateType.COMPLETED, done.state_message
+    assert [h.type for h in done.history] == [
+        StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]
+    assert done.worker_name and done.worker_name.startswith("ProcessWorker ")
+    assert done.infrastructure_id and done.infrastructure_id.startswith("pid ")
+    output = nbformat.read(done.output_path, as_version=4)
+    injected = [c for c in output.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and 'name = "Ada"' in injected[0].source and "times = 3" in injected[0].source
+    logs = [line.message for line in client.read_logs(run.id)]
+    assert "3: Hello, Ada!" in logs
+    assert client.get_pool("local").status.value == "READY"
+
+
+def test_failed_notebook_names_its_cell_and_keeps_partial_output(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, failing_notebook(tmp_path / "fails.ipynb"), "local")
+    run = client.create_run("fails/demo")
+    start(workers, "--pool", "local")
+    done = finished(client, run)
+    assert done.state is StateType.FAILED
+    assert done.failure and done.failure.ename == "ZeroDivisionError"
+    assert "10 / divisor" in done.failure.source
+    assert "ZeroDivisionError" in done.state_message
+    output = nbformat.read(done.output_path, as_version=4)
+    printed = [o.get("text", "") for c in output.cells if c.cell_type == "code" for o in c.outputs]
+    assert "before the failure\n" in printed
+    assert not any("never printed" in text for text in printed)
+
+
+def test_limit_caps_runs_at_once(sqlite_client: LocalClient, workers: list[WorkerProcess],
+                                 tmp_path: Path) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
+    runs = [client.create_run("sleeps/demo", parameters={"seconds": 2.0, "marker": f"r{i}"})
+            for i in range(4)]
+    start(workers, "--pool", "local", "--limit", "2")
+    spans = []
+    for run in runs:
+        done = finished(client, run, timeout=120)
+        assert done.state is StateType.COMPLETED, done.state_message
+        logs = [line.message.split() for line in client.read_logs(run.id)]
+        began = next(float(w[2]) for w in logs if w[:1] == ["started"])
+        ended = next(float(w[2]) for w in logs if w[:1] == ["finished"])
+        spans.append((began, ended))
+    most_at_once = max(sum(1 for b, e in spans if b <= t < e) for t, _ in spans)
+    assert most_at_once == 2
+
+
+def test_cancel_kills_papermill_and_the_kernel(sqlite_client: LocalClient,
+                                               workers: list[WorkerProcess],
+                                               tmp_path: Path) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
+    pid_file = tmp_path / "kernel.pid"
+    run = client.create_run("sleeps/demo", parameters={"seconds": 120.0, "pid_file": str(pid_file)})
+    start(workers, "--pool", "local")
+    kernel_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60))
+    assert psutil.pid_exists(kernel_pid)
+    assert client.cancel_run(run.id).state is StateType.CANCELLING
+    done = finished(client, run, timeout=15)
+    assert done.state is StateType.CANCELLED
+    wait_for(lambda: not _alive(kernel_pid), 10, lambda: f"kernel {kernel_pid} still alive")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_killed_worker_crashes_its_run_which_another_worker_retries(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local", retries=1)
+    pid_file = tmp_path / "kernel.pid"
+    run = client.create_run("sleeps/demo", parameters={"seconds": 3.0, "pid_file": str(pid_file)})
+    doomed = start(workers, "--pool", "local")
+    wait_for(lambda: pid_file.exists(), 60)
+    doomed.process.send_signal(signal.SIGKILL)
+    doomed.process.wait()
+    start(workers, "--pool", "local")  # its heartbeats notice the dead worker
+    done = finished(client, run, timeout=90)
+    kinds = [h.type for h in done.history]
+    assert StateType.CRASHED in kinds, kinds
+    assert kinds[-1] is StateType.COMPLETED and done.run_count == 2
+    crashed = next(h for h in done.history if h.type is StateType.CRASHED)
+    assert "stopped heartbeating" in crashed.message
+
+
+def test_sigterm_lets_the_run_finish_then_stops(sqlite_client: LocalClient,
+                                               workers: list[WorkerProcess],
+                                               tmp_path: Path) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
+    pid_file = tmp_path / "kernel.pid"
+    run = client.create_run("sleeps/demo", parameters={"seconds": 2.0, "pid_file": str(pid_file)})
+    waiting = client.create_run("sleeps/demo", scheduled_time=None)
+    worker = start(workers, "--pool", "local", "--limit", "1")
+    wait_for(lambda: pid_file.exists(), 60)
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=60) == 0
+    assert client.get_run(run.id).state is StateType.COMPLETED
+    assert client.get_run(waiting.id).state is StateType.SCHEDULED  # never claimed
+    assert "stopped." in worker.output
+    assert [w.status.value for w in client.list_workers("local")] == ["OFFLINE"]
+
+
+def test_second_sigterm_stops_the_run_and_crashes_it(sqlite_client: LocalClient,
+                                                    workers: list[WorkerProcess],
+                                                    tmp_path: Path) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
+    pid_file = tmp_path / "kernel.pid"
+    run = client.create_run("sleeps/demo", parameters={"seconds": 120.0, "pid_file": str(pid_file)})
+    worker = start(workers, "--pool", "local")
+    kernel_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60))
+    worker.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: "waiting for 1 run" in worker.output, 10, lambda: worker.output)
+    worker.process.send_signal(signal.SIGTERM)
+    assert worker.process.wait(timeout=30) == 0
+    done = client.get_run(run.id)
+    assert done.state is StateType.CRASHED and "was stopped" in done.state_message
+    wait_for(lambda: not _alive(kernel_pid), 10)
+
+
+def test_a_dying_kernel_crashes_the_run(sqlite_client: LocalClient,
+                                        workers: list[WorkerProcess], tmp_path: Path) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    notebook = make_notebook(tmp_path / "dies.ipynb", "code: int = 3",
+                             "import os\nos._exit(code)")
+    deploy_notebook(client, notebook, "local")
+    run = client.create_run("dies/demo")
+    start(workers, "--pool", "local")
+    done = finished(client, run)
+    assert done.state is StateType.CRASHED, (done.state, done.state_message)
+    assert "kernel died" in done.state_message
+
+
+def test_run_once_takes_what_is_due_and_exits(sqlite_client: LocalClient,
+                                              fast_settings: None) -> None:
+    client = sqlite_client
+    client.create_pool("local", "process")
+    deploy_hello(client, "local")
+    runs = [client.create_run("hello/demo", parameters={"times": i}) for i in (1, 2)]
+    worker = WorkerProcess("--pool", "local", "--run-once")
+    assert worker.process.wait(timeout=120) == 0
+    assert [client.get_run(r.id).state for r in runs] == [StateType.COMPLETED] * 2
+    assert os.path.exists(client.get_run(runs[0].id).output_path or "")
+
+
+def test_worker_for_an_unknown_pool_says_how_to_create_it(nborch_home: Path) -> None:
+    worker = WorkerProcess("--pool", "ghost")
+    assert worker.process.wait(timeout=60) == 1
+    worker._reader.join(timeout=5)
+    assert "Work pool 'ghost' not found" in worker.output
+    assert "Traceback" not in worker.output
