@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from nborch.cli.options import (
@@ -15,6 +17,7 @@ from nborch.cli.output import console, fmt_limit, fmt_time, print_fields, print_
 from nborch.cli.watch import watch_run
 from nborch.flows import Flow
 from nborch.parameters import parse_cli_parameters
+from nborch.timeutil import utcnow
 
 
 @click.command("deploy")
@@ -169,6 +172,8 @@ def inspect(name: str, as_json: bool) -> None:
 @param_option
 @job_var_option
 @click.option("--tag", "tags", multiple=True, help="A tag for this run (repeatable).")
+@click.option("--start-in", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Schedule it this many seconds from now (default: now).")
 @click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
 @json_option
 def run(
@@ -176,6 +181,7 @@ def run(
     params: tuple[str, ...],
     job_vars: tuple[str, ...],
     tags: tuple[str, ...],
+    start_in: float | None,
     watch: bool,
     as_json: bool,
 ) -> None:
@@ -188,8 +194,10 @@ def run(
     parameters = parse_cli_parameters(
         deployment.parameter_specs, params, f"deployment '{deployment.full_name}'"
     )
+    scheduled_time = utcnow() + timedelta(seconds=start_in) if start_in else None
     flow_run = api.create_run(
-        name, parameters=parameters, job_variables=parse_job_variables(job_vars), tags=tags
+        name, parameters=parameters, job_variables=parse_job_variables(job_vars), tags=tags,
+        scheduled_time=scheduled_time,
     )
     if as_json and not watch:
         print_json(flow_run)
