@@ -46,8 +46,9 @@ def nborch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, nborch_home: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """The store's URL, on each back end; also exported as NBORCH_DATABASE_URL."""
     if request.param == "sqlite":
         url = f"sqlite:///{nborch_home / 'nborch.db'}"

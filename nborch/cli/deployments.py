@@ -172,8 +172,13 @@ def inspect(name: str, as_json: bool) -> None:
 @param_option
 @job_var_option
 @click.option("--tag", "tags", multiple=True, help="A tag for this run (repeatable).")
-@click.option("--start-in", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="Schedule it this many seconds from now (default: now).")
+@click.option(
+    "--start-in",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Schedule it this many seconds from now (default: now).",
+)
 @click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
 @json_option
 def run(
@@ -196,7 +201,10 @@ def run(
     )
     scheduled_time = utcnow() + timedelta(seconds=start_in) if start_in else None
     flow_run = api.create_run(
-        name, parameters=parameters, job_variables=parse_job_variables(job_vars), tags=tags,
+        name,
+        parameters=parameters,
+        job_variables=parse_job_variables(job_vars),
+        tags=tags,
         scheduled_time=scheduled_time,
     )
     if as_json and not watch:

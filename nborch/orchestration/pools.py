@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy import func, select
@@ -164,7 +165,7 @@ def update_pool(
     name: str,
     *,
     paused: bool | None = None,
-    concurrency_limit: int | None | type[Ellipsis] = ...,
+    concurrency_limit: int | None | EllipsisType = ...,
     description: str | None = None,
     base_job_template: dict[str, Any] | None = None,
 ) -> WorkPool:
@@ -173,13 +174,13 @@ def update_pool(
     if base_job_template is not None:
         validate_base_job_template(base_job_template, owner)
     if concurrency_limit is not ...:
-        check_limit(concurrency_limit, owner)  # type: ignore[arg-type]
+        check_limit(concurrency_limit, owner)
     with store.write() as session:
         row = pool_by_name(session, name, for_update=True)
         if paused is not None:
             row.paused = paused
         if concurrency_limit is not ...:
-            row.concurrency_limit = concurrency_limit  # type: ignore[assignment]
+            row.concurrency_limit = concurrency_limit
         if description is not None:
             row.description = description
         if base_job_template is not None:

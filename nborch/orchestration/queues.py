@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from types import EllipsisType
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -92,12 +93,12 @@ def update_queue(
     *,
     paused: bool | None = None,
     priority: int | None = None,
-    concurrency_limit: int | None | type[Ellipsis] = ...,
+    concurrency_limit: int | None | EllipsisType = ...,
 ) -> WorkQueue:
     if priority is not None:
         _check_priority(priority)
     if concurrency_limit is not ...:
-        check_limit(concurrency_limit, f"work queue '{name}'")  # type: ignore[arg-type]
+        check_limit(concurrency_limit, f"work queue '{name}'")
     with store.write() as session:
         pool: WorkPoolRow = pool_by_name(session, pool_name)
         row = queue_by_name(session, pool, name)
@@ -106,7 +107,7 @@ def update_queue(
         if priority is not None:
             row.priority = priority
         if concurrency_limit is not ...:
-            row.concurrency_limit = concurrency_limit  # type: ignore[assignment]
+            row.concurrency_limit = concurrency_limit
         session.flush()
         return _to_model(row, pool.name)
 

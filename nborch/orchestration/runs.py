@@ -136,7 +136,14 @@ def _load(session: Session, run_ids: Sequence[str], with_history: bool) -> list[
             .order_by(FlowRunStateRow.id)
         ):
             histories.setdefault(state.run_id, []).append(state)
-    return [_to_model(*found[i], histories.get(i, [])) for i in run_ids if i in found]
+    models = []
+    for run_id in run_ids:
+        if run_id in found:
+            row, flow, deployment, pool, queue, worker = found[run_id]
+            models.append(
+                _to_model(row, flow, deployment, pool, queue, worker, histories.get(run_id, []))
+            )
+    return models
 
 
 def get_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
@@ -339,11 +346,13 @@ def claim_runs(
                 and by_deployment[row.deployment_id] >= deployment_limit
             ):
                 continue
-            taken = session.execute(
-                update(FlowRunRow)
-                .where(FlowRunRow.id == row.id, FlowRunRow.state == S.SCHEDULED.value)
-                .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
-            ).rowcount
+            taken = _rowcount(
+                session.execute(
+                    update(FlowRunRow)
+                    .where(FlowRunRow.id == row.id, FlowRunRow.state == S.SCHEDULED.value)
+                    .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
+                )
+            )
             if taken != 1:
                 continue
             session.add(
@@ -355,6 +364,11 @@ def claim_runs(
         session.flush()
         session.expire_all()
         return _load(session, claimed, with_history=False)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (typed loosely by SQLAlchemy)."""
+    return int(result.rowcount)
 
 
 # ---- state changes -------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -51,12 +52,12 @@ def register_worker(
 
 def heartbeat(store: Store, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
     with store.write() as session:
-        changed = session.execute(
+        result: Any = session.execute(
             update(WorkerRow)
             .where(WorkerRow.id == str(worker_id))
             .values(last_heartbeat=utcnow(), stopped=stopped)
-        ).rowcount
-    if not changed:
+        )
+    if not result.rowcount:
         raise NotFoundError(
             f"Worker '{worker_id}' is not registered (its pool was deleted?). Restart it."
         )

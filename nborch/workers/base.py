@@ -42,6 +42,7 @@ class ActiveRun:
     cancel_requested: bool = False
     abandoned: bool = False  # stopped by a forced shutdown; reported by the shutdown itself
     started: threading.Event = field(default_factory=threading.Event)
+    launch_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class BaseWorker(ABC):
@@ -186,7 +187,7 @@ class BaseWorker(ABC):
 
     def _heartbeat_loop(self) -> None:
         while not self._stopped.wait(self.heartbeat_interval):
-            self._safe(lambda: self.client.heartbeat(self.id))
+            self._safe(self.client.heartbeat, self.id)
             self._safe(self.client.crash_orphaned_runs)
 
     def _claim_and_launch(self) -> None:
@@ -258,8 +259,11 @@ class BaseWorker(ABC):
         except ConflictError:
             # Cancelled (or released) while it waited to start.
             return Outcome(StateType.CANCELLED, "Cancelled before it started")
-        active.handle = self.launch(run, job, log)
-        active.started.set()
+        with active.launch_lock:
+            if active.abandoned:
+                return None
+            active.handle = self.launch(run, job, log)
+            active.started.set()
         infrastructure_id = self.infrastructure_id(active.handle)
         if infrastructure_id:
             self._safe(lambda: self.client.record_infrastructure(run.id, infrastructure_id))
@@ -299,34 +303,30 @@ class BaseWorker(ABC):
 
     def _stop_when_started(self, active: ActiveRun) -> None:
         if active.started.wait(timeout=60):
-            self._safe(lambda: self.stop(active.handle))
+            self._safe(self.stop, active.handle)
 
     def _abandon_active_runs(self) -> None:
         with self._lock:
             held = list(self._active.values())
         for active in held:
-            active.abandoned = True
-            if active.started.is_set():
-                self._safe(lambda a=active: self.stop(a.handle))
-                self._safe(
-                    lambda a=active: self.client.set_state(
-                        a.run.id,
-                        StateType.CRASHED,
-                        f"Worker '{self.name}' was stopped during the run",
-                    )
-                )
-            else:
-                self._safe(
-                    lambda a=active: self.client.set_state(
-                        a.run.id,
-                        StateType.SCHEDULED,
-                        f"Released by worker '{self.name}' shutting down",
-                    )
-                )
+            self._safe(self._abandon, active)
 
-    def _safe(self, action: Callable[[], Any]) -> Any:
+    def _abandon(self, active: ActiveRun) -> None:
+        with active.launch_lock:  # a run is either launched already or never will be
+            active.abandoned = True
+            launched = active.started.is_set()
+        if launched:
+            self._safe(self.stop, active.handle)
+            message = f"Worker '{self.name}' was stopped during the run"
+            self.client.set_state(active.run.id, StateType.CRASHED, message)
+        else:
+            message = f"Released by worker '{self.name}' shutting down"
+            self.client.set_state(active.run.id, StateType.SCHEDULED, message)
+
+    def _safe(self, action: Callable[..., Any], *args: Any) -> Any:
+        """Run `action(*args)`; report and swallow its error (the loop must go on)."""
         try:
-            return action()
+            return action(*args)
         except Exception as err:
             self.echo(f"nborch worker: {type(err).__name__}: {err}")
             return None

@@ -17,7 +17,9 @@ RUNS = 300
 WORKERS = 8
 
 
-def _work(url: str, pool: str, limit_per_claim: int, results: "multiprocessing.Queue[list[str]]") -> None:
+def _work(
+    url: str, pool: str, limit_per_claim: int, results: multiprocessing.Queue[list[str]]
+) -> None:
     client = LocalClient(open_store(url))
     worker = client.register_worker(f"racer-{uuid.uuid4()}", pool)
     done: list[str] = []
@@ -36,8 +38,9 @@ def _work(url: str, pool: str, limit_per_claim: int, results: "multiprocessing.Q
 
 
 @pytest.mark.slow
-def test_each_run_is_claimed_and_executed_exactly_once(client: LocalClient,
-                                                       database_url: str) -> None:
+def test_each_run_is_claimed_and_executed_exactly_once(
+    client: LocalClient, database_url: str
+) -> None:
     client.create_pool("race", "process")
     deploy_hello(client, "race")
     created = {str(client.create_run("hello/demo").id) for _ in range(RUNS)}

@@ -13,7 +13,9 @@ def test_deploy_reads_parameters_and_redeploy_updates(client: LocalClient, pool:
     first = deploy_hello(client, pool, parameters={"times": 5}, tags=["a"], version="1")
     assert first.full_name == "hello/demo"
     assert [(p.name, p.type, p.default) for p in first.parameter_specs] == [
-        ("name", "str", "world"), ("times", "int", 2), ("excited", "bool", False),
+        ("name", "str", "world"),
+        ("times", "int", 2),
+        ("excited", "bool", False),
     ]
     assert first.queue_name == "default"
     second = deploy_hello(client, pool, parameters={"times": 6}, tags=["b"], version="2")

@@ -18,7 +18,10 @@ from nborch.timeutil import utcnow
 def test_create_pool_makes_a_default_queue(client: LocalClient) -> None:
     pool = client.create_pool("etl", "process", description="nightly", concurrency_limit=3)
     assert (pool.name, pool.type, pool.description, pool.concurrency_limit) == (
-        "etl", PoolType.PROCESS, "nightly", 3,
+        "etl",
+        PoolType.PROCESS,
+        "nightly",
+        3,
     )
     assert pool.status is PoolStatus.NOT_READY
     assert "variables" in pool.base_job_template

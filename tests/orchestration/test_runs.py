@@ -23,8 +23,9 @@ def states(client: LocalClient, run_id: uuid.UUID) -> list[str]:
 
 def test_create_run_merges_parameters_and_job_variables(client: LocalClient, pool: str) -> None:
     deploy_hello(client, pool, parameters={"times": 5}, job_variables={"env": {"A": "1"}})
-    run = client.create_run("hello/demo", parameters={"name": "Ada"},
-                            job_variables={"execution_timeout": 30})
+    run = client.create_run(
+        "hello/demo", parameters={"name": "Ada"}, job_variables={"execution_timeout": 30}
+    )
     assert run.state is S.SCHEDULED
     assert run.parameters == {"times": 5, "name": "Ada"}
     assert run.job_variables == {"env": {"A": "1"}, "execution_timeout": 30}
@@ -62,8 +63,9 @@ def test_claim_hands_each_due_run_to_one_worker(client: LocalClient, pool: str) 
     assert client.claim_runs(pool, first, 10) == []
 
 
-def test_pool_queue_and_deployment_limits_hold(client: LocalClient, pool: str,
-                                               worker_id: uuid.UUID) -> None:
+def test_pool_queue_and_deployment_limits_hold(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
     deploy_hello(client, pool, concurrency_limit=2)
     for _ in range(5):
         client.create_run("hello/demo")
@@ -79,8 +81,9 @@ def test_pool_queue_and_deployment_limits_hold(client: LocalClient, pool: str,
     assert len(client.claim_runs(pool, worker_id, 10)) == 1  # a slot came free
 
 
-def test_paused_pool_queue_and_deployment_start_nothing(client: LocalClient, pool: str,
-                                                       worker_id: uuid.UUID) -> None:
+def test_paused_pool_queue_and_deployment_start_nothing(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
     deploy_hello(client, pool)
     client.create_run("hello/demo")
     client.update_pool(pool, paused=True)
@@ -95,8 +98,9 @@ def test_paused_pool_queue_and_deployment_start_nothing(client: LocalClient, poo
     assert len(client.claim_runs(pool, worker_id, 5)) == 1
 
 
-def test_higher_priority_queue_is_served_first(client: LocalClient, pool: str,
-                                               worker_id: uuid.UUID) -> None:
+def test_higher_priority_queue_is_served_first(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
     client.create_queue(pool, "urgent", priority=1)
     client.update_queue(pool, "default", priority=2)
     deploy_hello(client, pool, name="slow")
@@ -106,8 +110,9 @@ def test_higher_priority_queue_is_served_first(client: LocalClient, pool: str,
     assert [r.id for r in client.claim_runs(pool, worker_id, 1)] == [urgent.id]
 
 
-def test_every_state_change_is_stored_with_its_time(client: LocalClient, pool: str,
-                                                    worker_id: uuid.UUID) -> None:
+def test_every_state_change_is_stored_with_its_time(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
     deploy_hello(client, pool)
     run = client.create_run("hello/demo")
     client.claim_runs(pool, worker_id, 1)

@@ -24,8 +24,9 @@ def test_write_rolls_back_on_error(nborch_home: Path) -> None:
     store = open_store(f"sqlite:///{nborch_home / 'x.db'}")
     with pytest.raises(RuntimeError):
         with store.write() as session:
-            session.execute(sa.text("INSERT INTO flows (id, name, created) VALUES "
-                                    "('1', 'f', '2024-01-01')"))
+            session.execute(
+                sa.text("INSERT INTO flows (id, name, created) VALUES ('1', 'f', '2024-01-01')")
+            )
             raise RuntimeError("abort")
     with store.read() as session:
         assert session.execute(sa.text("SELECT count(*) FROM flows")).scalar() == 0

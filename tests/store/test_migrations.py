@@ -37,25 +37,42 @@ def test_a_store_from_version_0001_upgrades_and_keeps_its_rows(database_url: str
     now = utcnow()
     pool_id, flow_id, dep_id, run_id = (str(uuid.uuid4()) for _ in range(4))
     with old.engine.begin() as c:
-        c.execute(sa.text(
-            "INSERT INTO work_pools (id, name, type, description, base_job_template, "
-            "concurrency_limit, paused, created) VALUES (:id, 'legacy', 'process', 'old pool', "
-            "'{}', 2, false, :now)"), {"id": pool_id, "now": now.replace(tzinfo=None)})
-        c.execute(sa.text("INSERT INTO flows (id, name, created) VALUES (:id, 'hello', :now)"),
-                  {"id": flow_id, "now": now.replace(tzinfo=None)})
-        c.execute(sa.text(
-            "INSERT INTO deployments (id, flow_id, name, source, entrypoint, parameter_specs, "
-            "parameters, pool_id, job_variables, tags, description, paused, retries, created, "
-            "updated) VALUES (:id, :flow, 'daily', '/nb', 'hello.ipynb', '[]', '{\"times\": 3}', "
-            ":pool, '{}', '[\"t\"]', '', false, 0, :now, :now)"),
-            {"id": dep_id, "flow": flow_id, "pool": pool_id, "now": now.replace(tzinfo=None)})
-        c.execute(sa.text(
-            "INSERT INTO flow_runs (id, name, flow_id, deployment_id, pool_id, state, "
-            "state_message, parameters, job_variables, input_path, run_count, retries, tags, "
-            "scheduled_time, created) VALUES (:id, 'daily-1', :flow, :dep, :pool, 'COMPLETED', "
-            "'', '{\"times\": 3}', '{}', '/nb/hello.ipynb', 1, 0, '[]', :now, :now)"),
-            {"id": run_id, "flow": flow_id, "dep": dep_id, "pool": pool_id,
-             "now": now.replace(tzinfo=None)})
+        c.execute(
+            sa.text(
+                "INSERT INTO work_pools (id, name, type, description, base_job_template, "
+                "concurrency_limit, paused, created) VALUES (:id, 'legacy', 'process', 'old pool', "
+                "'{}', 2, false, :now)"
+            ),
+            {"id": pool_id, "now": now.replace(tzinfo=None)},
+        )
+        c.execute(
+            sa.text("INSERT INTO flows (id, name, created) VALUES (:id, 'hello', :now)"),
+            {"id": flow_id, "now": now.replace(tzinfo=None)},
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO deployments (id, flow_id, name, source, entrypoint, parameter_specs, "
+                "parameters, pool_id, job_variables, tags, description, paused, retries, created, "
+                "updated) VALUES (:id, :flow, 'daily', '/nb', 'hello.ipynb', '[]', '{\"times\": 3}', "
+                ":pool, '{}', '[\"t\"]', '', false, 0, :now, :now)"
+            ),
+            {"id": dep_id, "flow": flow_id, "pool": pool_id, "now": now.replace(tzinfo=None)},
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO flow_runs (id, name, flow_id, deployment_id, pool_id, state, "
+                "state_message, parameters, job_variables, input_path, run_count, retries, tags, "
+                "scheduled_time, created) VALUES (:id, 'daily-1', :flow, :dep, :pool, 'COMPLETED', "
+                "'', '{\"times\": 3}', '{}', '/nb/hello.ipynb', 1, 0, '[]', :now, :now)"
+            ),
+            {
+                "id": run_id,
+                "flow": flow_id,
+                "dep": dep_id,
+                "pool": pool_id,
+                "now": now.replace(tzinfo=None),
+            },
+        )
     old.dispose()
     close_stores()
 
@@ -65,10 +82,16 @@ def test_a_store_from_version_0001_upgrades_and_keeps_its_rows(database_url: str
     assert [q.name for q in client.list_queues("legacy")] == ["default"]
     deployment = client.get_deployment("hello/daily")
     assert (deployment.parameters, deployment.tags, deployment.queue_name) == (
-        {"times": 3}, ["t"], "default")
+        {"times": 3},
+        ["t"],
+        "default",
+    )
     run = client.get_run(run_id)
     assert (run.state, run.parameters, run.queue_name) == (
-        StateType.COMPLETED, {"times": 3}, "default")
+        StateType.COMPLETED,
+        {"times": 3},
+        "default",
+    )
     with client.store.engine.connect() as connection:
         assert migrate.current_revision(connection) == migrate.HEAD_REVISION
 

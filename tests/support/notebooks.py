@@ -14,7 +14,9 @@ def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
         notebook.cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
     notebook.cells.extend(new_code_cell(source) for source in cells)
     notebook.metadata["kernelspec"] = {
-        "name": "python3", "display_name": "Python 3", "language": "python",
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
     }
     notebook.metadata["language_info"] = {"name": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,9 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.data_dir and self.bin_dir:
-            _run_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"])
+            _run_as_postgres(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"]
+            )
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
 
@@ -76,9 +78,21 @@ def start_postgres() -> PostgresServer | str:
     if done.returncode:
         return f"initdb failed: {done.stderr.strip()[-500:]}"
     port = _free_port()
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    )
     done = _run_as_postgres(
-        [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(base / "log"),
+            "-w",
+            "start",
+        ]
     )
     if done.returncode:
         log = (base / "log").read_text() if (base / "log").exists() else ""

@@ -19,8 +19,11 @@ class WorkerProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nborch.cli.main", "worker", "start", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -36,8 +39,11 @@ class WorkerProcess:
         return "\n".join(self.lines)
 
     def wait_started(self, timeout: float = 30) -> str:
-        return wait_for(lambda: next((l for l in self.lines if "started!" in l), None), timeout,
-                        lambda: f"worker did not start:\n{self.output}")
+        return wait_for(
+            lambda: next((line for line in self.lines if "started!" in line), None),
+            timeout,
+            lambda: f"worker did not start:\n{self.output}",
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -45,8 +51,9 @@ class WorkerProcess:
         self.process.wait(timeout=30)
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = 30,
-             explain: Callable[[], str] = lambda: "") -> T:
+def wait_for(
+    check: Callable[[], T | None], timeout: float = 30, explain: Callable[[], str] = lambda: ""
+) -> T:
     """Poll `check` until it returns something truthy; fail with `explain()` on time-out."""
     deadline = time.monotonic() + timeout
     while True:

@@ -20,8 +20,12 @@ from nborch.models import FlowRun, StateType
 from nborch.settings import reset_settings
 
 pytestmark = pytest.mark.slow
-FAST = {"NBORCH_HEARTBEAT_INTERVAL": "0.5", "NBORCH_WORKER_TIMEOUT": "3",
-        "NBORCH_CANCEL_CHECK_INTERVAL": "0.2", "NBORCH_KILL_GRACE_PERIOD": "2"}
+FAST = {
+    "NBORCH_HEARTBEAT_INTERVAL": "0.5",
+    "NBORCH_WORKER_TIMEOUT": "3",
+    "NBORCH_CANCEL_CHECK_INTERVAL": "0.2",
+    "NBORCH_KILL_GRACE_PERIOD": "2",
+}
 
 
 @pytest.fixture
@@ -49,12 +53,14 @@ def start(workers: list[WorkerProcess], *args: str) -> WorkerProcess:
 def finished(client: LocalClient, run: FlowRun, timeout: float = 60) -> FlowRun:
     return wait_for(
         lambda: (r := client.get_run(run.id)) and r.state.is_final and r,
-        timeout, lambda: f"run is {client.get_run(run.id).state}",
+        timeout,
+        lambda: f"run is {client.get_run(run.id).state}",
     )
 
 
-def test_worker_runs_a_deployment_with_parameters(sqlite_client: LocalClient,
-                                                  workers: list[WorkerProcess]) -> None:
+def test_worker_runs_a_deployment_with_parameters(
+    sqlite_client: LocalClient, workers: list[WorkerProcess]
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_hello(client, "local", parameters={"times": 3})
@@ -64,7 +70,11 @@ def test_worker_runs_a_deployment_with_parameters(sqlite_client: LocalClient,
     done = finished(client, run)
     assert done.state is StateType.COMPLETED, done.state_message
     assert [h.type for h in done.history] == [
-        StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.COMPLETED]
+        StateType.SCHEDULED,
+        StateType.PENDING,
+        StateType.RUNNING,
+        StateType.COMPLETED,
+    ]
     assert done.worker_name and done.worker_name.startswith("ProcessWorker ")
     assert done.infrastructure_id and done.infrastructure_id.startswith("pid ")
     output = nbformat.read(done.output_path, as_version=4)
@@ -94,13 +104,16 @@ def test_failed_notebook_names_its_cell_and_keeps_partial_output(
     assert not any("never printed" in text for text in printed)
 
 
-def test_limit_caps_runs_at_once(sqlite_client: LocalClient, workers: list[WorkerProcess],
-                                 tmp_path: Path) -> None:
+def test_limit_caps_runs_at_once(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
-    runs = [client.create_run("sleeps/demo", parameters={"seconds": 2.0, "marker": f"r{i}"})
-            for i in range(4)]
+    runs = [
+        client.create_run("sleeps/demo", parameters={"seconds": 2.0, "marker": f"r{i}"})
+        for i in range(4)
+    ]
     start(workers, "--pool", "local", "--limit", "2")
     spans = []
     for run in runs:
@@ -114,9 +127,9 @@ def test_limit_caps_runs_at_once(sqlite_client: LocalClient, workers: list[Worke
     assert most_at_once == 2
 
 
-def test_cancel_kills_papermill_and_the_kernel(sqlite_client: LocalClient,
-                                               workers: list[WorkerProcess],
-                                               tmp_path: Path) -> None:
+def test_cancel_kills_papermill_and_the_kernel(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
@@ -159,9 +172,9 @@ def test_killed_worker_crashes_its_run_which_another_worker_retries(
     assert "stopped heartbeating" in crashed.message
 
 
-def test_sigterm_lets_the_run_finish_then_stops(sqlite_client: LocalClient,
-                                               workers: list[WorkerProcess],
-                                               tmp_path: Path) -> None:
+def test_sigterm_lets_the_run_finish_then_stops(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
@@ -178,9 +191,9 @@ def test_sigterm_lets_the_run_finish_then_stops(sqlite_client: LocalClient,
     assert [w.status.value for w in client.list_workers("local")] == ["OFFLINE"]
 
 
-def test_second_sigterm_stops_the_run_and_crashes_it(sqlite_client: LocalClient,
-                                                    workers: list[WorkerProcess],
-                                                    tmp_path: Path) -> None:
+def test_second_sigterm_stops_the_run_and_crashes_it(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
@@ -197,12 +210,12 @@ def test_second_sigterm_stops_the_run_and_crashes_it(sqlite_client: LocalClient,
     wait_for(lambda: not _alive(kernel_pid), 10)
 
 
-def test_a_dying_kernel_crashes_the_run(sqlite_client: LocalClient,
-                                        workers: list[WorkerProcess], tmp_path: Path) -> None:
+def test_a_dying_kernel_crashes_the_run(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
-    notebook = make_notebook(tmp_path / "dies.ipynb", "code: int = 3",
-                             "import os\nos._exit(code)")
+    notebook = make_notebook(tmp_path / "dies.ipynb", "code: int = 3", "import os\nos._exit(code)")
     deploy_notebook(client, notebook, "local")
     run = client.create_run("dies/demo")
     start(workers, "--pool", "local")
@@ -211,8 +224,9 @@ def test_a_dying_kernel_crashes_the_run(sqlite_client: LocalClient,
     assert "kernel died" in done.state_message
 
 
-def test_run_once_takes_what_is_due_and_exits(sqlite_client: LocalClient,
-                                              fast_settings: None) -> None:
+def test_run_once_takes_what_is_due_and_exits(
+    sqlite_client: LocalClient, fast_settings: None
+) -> None:
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_hello(client, "local")

@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, the engine for SQLite or PostgreSQL, and migrations."""
