@@ -18,6 +18,7 @@ test: install-test services lint
 
 lint: install-test
 	$(VENV)/bin/ruff check nborch tests bench
+	$(VENV)/bin/mypy nborch
 
 bench: install-test services
 	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py; do \

@@ -108,18 +108,27 @@ def parse_cli_value(spec: ParameterSpec | None, raw: str, owner: str) -> Any:
             return False
         assert spec is not None
         raise _wrong_type(owner, spec, raw)
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
+    value = _read_text_value(raw)
     if type_name == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if spec is not None and not _fits(type_name, value):
         raise _wrong_type(owner, spec, raw)
     return value
+
+
+def _read_text_value(raw: str) -> Any:
+    """JSON, else YAML (`[a, b]`, `{a: 1}`), else the text itself; never a value that JSON
+    cannot carry (YAML reads `2024-01-01` as a date: that stays text)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        value = yaml.safe_load(raw)
+        json.dumps(value)
+        return value
+    except (yaml.YAMLError, TypeError, ValueError):
+        return raw
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

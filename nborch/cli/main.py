@@ -19,9 +19,11 @@ class NborchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except NborchError as err:
+            from rich.markup import escape
+
             from nborch.cli.output import error_console
 
-            error_console.print(f"[red]Error:[/] {err.message}")
+            error_console.print(f"[red]Error:[/] {escape(err.message)}")
             sys.exit(err.exit_code)
 
 

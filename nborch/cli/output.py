@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nborch.models import PoolStatus, StateType
@@ -45,12 +46,23 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(as_jsonable(value), indent=2, default=str) + "\n")
 
 
-def styled_state(state: StateType) -> str:
-    return f"[{STATE_STYLES[state]}]{state.value}[/]"
+class Styled(str):
+    """Text with rich markup put there on purpose; any other text is shown as it is."""
 
 
-def styled_status(status: PoolStatus) -> str:
-    return f"[{STATUS_STYLES[status]}]● {status.value}[/]"
+def markup(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, Styled) else escape(str(value))
+
+
+def styled_state(state: StateType, message: str = "") -> Styled:
+    suffix = f": {escape(message)}" if message else ""
+    return Styled(f"[{STATE_STYLES[state]}]{state.value}[/]{suffix}")
+
+
+def styled_status(status: PoolStatus) -> Styled:
+    return Styled(f"[{STATUS_STYLES[status]}]● {status.value}[/]")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -58,18 +70,17 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(markup(cell) for cell in row))
     console.print(table)
 
 
 def print_fields(title: str, fields: Sequence[tuple[str, Any]]) -> None:
-    console.print(f"[bold]{title}[/]")
+    console.print(f"[bold]{escape(title)}[/]")
     width = max(len(name) for name, _ in fields)
     for name, value in fields:
-        text = "" if value is None else value
-        if isinstance(text, (dict, list)):
-            text = json.dumps(text) if text else "-"
-        console.print(f"  {name.ljust(width)}  {text}")
+        if isinstance(value, (dict, list)):
+            value = json.dumps(value) if value else "-"
+        console.print(f"  {name.ljust(width)}  {markup(value)}")
 
 
 def fmt_time(moment: Any) -> str:

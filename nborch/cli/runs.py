@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 import yaml
+from rich.markup import escape
 
 from nborch.cli.options import client, json_option
 from nborch.cli.output import (
@@ -90,7 +91,7 @@ def show_run(run: FlowRun) -> None:
         ("deployment", run.deployment_name or "-"),
         (
             "state",
-            styled_state(run.state) + (f": {run.state_message}" if run.state_message else ""),
+            styled_state(run.state, run.state_message),
         ),
         ("pool", run.pool_name or "-"),
         ("queue", run.queue_name or "-"),
@@ -111,7 +112,7 @@ def show_run(run: FlowRun) -> None:
         f = run.failure
         console.print(
             f"[bold red]Failed in cell {f.cell_index}[/] "
-            f"(In [{f.execution_count}]): {f.ename}: {f.evalue}"
+            + escape(f"(In [{f.execution_count}]): {f.ename}: {f.evalue}")
         )
         console.print(f.source, markup=False)
     if run.history:
@@ -266,9 +267,7 @@ def run(
     if as_json:
         print_json(finished)
     else:
-        message = f": {finished.state_message}" if finished.state_message else ""
-        console.print(
-            f"Flow run '{finished.name}' ({finished.id}) {styled_state(finished.state)}{message}"
-        )
+        state = styled_state(finished.state, finished.state_message)
+        console.print(f"Flow run '{finished.name}' ({finished.id}) {state}")
         console.print(f"Output notebook: {finished.output_path}", markup=False)
     raise SystemExit(0 if finished.state is StateType.COMPLETED else 1)

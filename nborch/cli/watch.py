@@ -29,8 +29,8 @@ def follow_logs(api: NborchClient, run_id: str | uuid.UUID, *, follow: bool) -> 
 
 def watch_run(api: NborchClient, run_id: str | uuid.UUID) -> FlowRun:
     run = follow_logs(api, run_id, follow=True)
-    message = f": {run.state_message}" if run.state_message else ""
-    console.print(f"Flow run '{run.name}' finished in state {styled_state(run.state)}{message}")
+    state = styled_state(run.state, run.state_message)
+    console.print(f"Flow run '{run.name}' finished in state {state}")
     if run.output_path:
         console.print(f"Output notebook: {run.output_path}", markup=False)
     return run

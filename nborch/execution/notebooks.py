@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import nbformat
+from nbformat.reader import NotJSONError
 
 from nborch.errors import NotebookError
 from nborch.models import ParameterSpec
@@ -22,9 +23,10 @@ def load_notebook(path: str | Path) -> nbformat.NotebookNode:
         raise NotebookError(f"'{path}' is a folder, not a notebook. Name an .ipynb file in it.")
     try:
         return nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, NotJSONError, UnicodeDecodeError) as err:
         raise NotebookError(
-            f"Notebook '{path}' is not valid JSON ({err}). Open it in Jupyter and save it again."
+            f"Notebook '{path}' is not valid JSON. Open it in Jupyter and save it again, "
+            "or check that it is an .ipynb file."
         ) from err
     except Exception as err:  # nbformat raises several kinds for a malformed notebook
         raise NotebookError(f"Notebook '{path}' cannot be read as a notebook: {err}") from err

@@ -58,6 +58,11 @@ def describe_exit(exit_code: int) -> str:
         return f"killed by {name}{hint}"
     if exit_code == _OOM_EXIT:
         return "killed (exit 137: out of memory?)"
+    if exit_code > 128:  # how shells and containers report death by a signal
+        try:
+            return f"killed by {signal.Signals(exit_code - 128).name} (exit {exit_code})"
+        except ValueError:
+            pass
     return f"exit code {exit_code}"
 
 
@@ -73,6 +78,10 @@ def judge_outcome(
     failure = read_failure(output_path) if output_path else None
     if exit_code == 0:
         return Outcome(StateType.COMPLETED, "")
+    timeout = next((line for line in log_tail if "CellTimeoutError" in line), None)
+    if timeout is not None:  # nbclient interrupts the kernel: the cell shows KeyboardInterrupt
+        detail = timeout.split("CellTimeoutError:", 1)[-1].strip()
+        return Outcome(StateType.FAILED, f"Cell execution timed out: {detail}", failure)
     if failure is not None:
         cell = (
             f"In [{failure.execution_count}]"

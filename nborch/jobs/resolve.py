@@ -3,6 +3,7 @@ then the run's; validated against the template's schema before anything is store
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Mapping
@@ -89,7 +90,7 @@ def _fill(node: Any, values: Mapping[str, Any]) -> Any:
         return node
     whole = _PLACEHOLDER.fullmatch(node.strip())
     if whole:
-        return values.get(whole.group(1))
+        return copy.deepcopy(values.get(whole.group(1)))
     return _PLACEHOLDER.sub(lambda m: _as_text(values.get(m.group(1))), node)
 
 

@@ -1,0 +1,163 @@
+"""Helpers shared by the benchmarks: a throw-away NBORCH_HOME, timing, the trivial notebook,
+a deployed pool, worker subprocesses and a plain-text table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+# Imported after nothing has read the settings yet; `temp_home` resets them anyway.
+from nborch.client import NborchClient
+from nborch.flows import Flow
+from nborch.models import FlowRun
+from nborch.settings import reset_settings
+from nborch.store.engine import close_stores
+
+
+@contextmanager
+def temp_home(prefix: str = "nborch-bench-") -> Iterator[Path]:
+    """A fresh NBORCH_HOME (SQLite store and run outputs), removed afterwards."""
+    saved = {k: os.environ.get(k) for k in ("NBORCH_HOME", "NBORCH_DATABASE_URL")}
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["NBORCH_HOME"] = str(home)
+    os.environ.pop("NBORCH_DATABASE_URL", None)
+    reset_settings()
+    try:
+        yield home
+    finally:
+        close_stores()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def write_notebook(path: Path) -> Path:
+    """The trivial notebook: a `parameters` cell with `n: int = 1`, then `print(n * 2)`."""
+    notebook = new_notebook()
+    notebook.cells.append(new_code_cell("n: int = 1", metadata={"tags": ["parameters"]}))
+    notebook.cells.append(new_code_cell("print(n * 2)"))
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path
+
+
+def deploy_trivial(client: NborchClient, home: Path, pool: str) -> str:
+    """A process pool `pool` with the trivial notebook deployed to it; returns `flow/deployment`."""
+    client.create_pool(pool, "process")
+    notebook = write_notebook(home / "notebooks" / "trivial.ipynb")
+    deployment, _ = Flow.from_notebook(notebook).deploy(pool, pool, client=client)
+    return deployment.full_name
+
+
+@contextmanager
+def timed() -> Iterator[list[float]]:
+    """`with timed() as t: ...` then `t[0]` is the block's duration in seconds."""
+    result: list[float] = []
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.append(time.perf_counter() - start)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain-text table; floats with 3 decimals."""
+
+    def cell(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    text = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text)) for i, h in enumerate(headers)]
+    for line in [list(headers), ["-" * w for w in widths], *text]:
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+# ---- worker subprocesses -----------------------------------------------------------------
+
+
+@contextmanager
+def worker_process(
+    home: Path, pool: str, *, limit: int | None = None, poll_interval: float = 0.1
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`nborch worker start` for `pool` in a subprocess (output to HOME/worker-POOL.log);
+    SIGTERM and a wait at the end (SIGKILL if it does not stop within 30 s)."""
+    argv = [sys.executable, "-m", "nborch.cli.main", "worker", "start", "--pool", pool]
+    if limit is not None:
+        argv += ["--limit", str(limit)]
+    argv += ["--poll-interval", str(poll_interval)]
+    env = {**os.environ, "NBORCH_HOME": str(home)}
+    env.pop("NBORCH_DATABASE_URL", None)
+    log_path = home / f"worker-{pool}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.returncode != 0:
+            print(f"warning: the worker exited with code {process.returncode}", file=sys.stderr)
+
+
+def worker_log(home: Path, pool: str) -> str:
+    path = home / f"worker-{pool}.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def wait_for_worker(
+    client: NborchClient, pool: str, process: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    """Until the worker has registered with the store (it is then polling)."""
+    deadline = time.monotonic() + timeout
+    while not client.list_workers(pool):
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited with code {process.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no worker registered for pool '{pool}' within {timeout} s")
+        time.sleep(0.05)
+
+
+def wait_until_final(
+    client: NborchClient, run_id: Any, *, interval: float = 0.02, timeout: float = 120
+) -> FlowRun:
+    """Poll the run every `interval` s until it reaches a final state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get_run(run_id)
+        if run.state.is_final:
+            return run
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} still {run.state.value} after {timeout} s")
+        time.sleep(interval)
