@@ -98,8 +98,7 @@ def measure(backend: str, url: str, home: Path, runs: int, processes: int) -> li
 
 
 def postgres_rows(args: argparse.Namespace, home: Path) -> list[list[object]]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from support.postgres import (
+    from support.postgres import (  # on the path through bench/common.py
         PostgresServer,
         create_database,
         drop_database,

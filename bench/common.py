@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+# The tests' helpers (notebook writer, throw-away PostgreSQL) serve the benchmarks too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.notebooks import make_notebook  # noqa: E402
 
 # Imported after nothing has read the settings yet; `temp_home` resets them anyway.
 from nborch.client import NborchClient
@@ -50,18 +51,7 @@ def temp_home(prefix: str = "nborch-bench-") -> Iterator[Path]:
 
 def write_notebook(path: Path) -> Path:
     """The trivial notebook: a `parameters` cell with `n: int = 1`, then `print(n * 2)`."""
-    notebook = new_notebook()
-    notebook.cells.append(new_code_cell("n: int = 1", metadata={"tags": ["parameters"]}))
-    notebook.cells.append(new_code_cell("print(n * 2)"))
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    notebook.metadata["language_info"] = {"name": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
+    return make_notebook(path, "n: int = 1", "print(n * 2)")
 
 
 def deploy_trivial(client: NborchClient, home: Path, pool: str) -> str:

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from nborch.models import PoolStatus, StateType
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output is not cut to 80 columns.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATE_STYLES = {
@@ -68,7 +69,8 @@ def styled_status(status: PoolStatus) -> Styled:
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        is_id = column == "ID"  # ids are for copying: never cut them
+        table.add_column(column, no_wrap=is_id, min_width=36 if is_id else None)
     for row in rows:
         table.add_row(*(markup(cell) for cell in row))
     console.print(table)

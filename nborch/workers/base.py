@@ -216,7 +216,9 @@ class BaseWorker(ABC):
         thread = threading.Thread(
             target=self._execute, args=(active,), name=f"run-{run.id}", daemon=True
         )
-        self._threads.append(thread)
+        # A long-lived worker keeps only the threads still running.
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        self.echo(f"Claimed flow run '{run.name}' ({run.id}).")
         thread.start()
         return thread
 
@@ -273,6 +275,8 @@ class BaseWorker(ABC):
         )
 
     def _report(self, run: FlowRun, outcome: Outcome) -> None:
+        detail = f": {outcome.message}" if outcome.message else ""
+        self.echo(f"Flow run '{run.name}' {outcome.state.value}{detail}")
         try:
             self.client.set_state(run.id, outcome.state, outcome.message, failure=outcome.failure)
         except ConflictError:

@@ -43,6 +43,38 @@ def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
         worker.stop()
 
 
+class Sleeper:
+    """A `local` process pool with the sleeping notebook deployed as `sleeps/demo`."""
+
+    def __init__(self, client: LocalClient, folder: Path) -> None:
+        self.client = client
+        self.folder = folder
+        self.notebook = sleeping_notebook(folder / "sleeps.ipynb")
+        client.create_pool("local", "process")
+
+    def deploy(self, **options: object) -> Sleeper:
+        deploy_notebook(self.client, self.notebook, "local", **options)
+        return self
+
+    def run(self, seconds: float, **parameters: object) -> tuple[FlowRun, Path]:
+        pid_file = self.folder / f"kernel-{len(list(self.folder.iterdir()))}.pid"
+        run = self.client.create_run(
+            "sleeps/demo",
+            parameters={"seconds": seconds, "pid_file": str(pid_file), **parameters},
+        )
+        return run, pid_file
+
+
+def kernel_pid(pid_file: Path) -> int:
+    """The pid the notebook's kernel wrote once it started running."""
+    return int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60))
+
+
+@pytest.fixture
+def sleeper(sqlite_client: LocalClient, tmp_path: Path) -> Sleeper:
+    return Sleeper(sqlite_client, tmp_path)
+
+
 def start(workers: list[WorkerProcess], *args: str) -> WorkerProcess:
     worker = WorkerProcess(*args, "--poll-interval", "0.2")
     workers.append(worker)
@@ -104,16 +136,9 @@ def test_failed_notebook_names_its_cell_and_keeps_partial_output(
     assert not any("never printed" in text for text in printed)
 
 
-def test_limit_caps_runs_at_once(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
-) -> None:
-    client = sqlite_client
-    client.create_pool("local", "process")
-    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
-    runs = [
-        client.create_run("sleeps/demo", parameters={"seconds": 2.0, "marker": f"r{i}"})
-        for i in range(4)
-    ]
+def test_limit_caps_runs_at_once(sleeper: Sleeper, workers: list[WorkerProcess]) -> None:
+    client = sleeper.deploy().client
+    runs = [sleeper.run(2.0, marker=f"r{i}")[0] for i in range(4)]
     start(workers, "--pool", "local", "--limit", "2")
     spans = []
     for run in runs:
@@ -128,20 +153,17 @@ def test_limit_caps_runs_at_once(
 
 
 def test_cancel_kills_papermill_and_the_kernel(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+    sleeper: Sleeper, workers: list[WorkerProcess]
 ) -> None:
-    client = sqlite_client
-    client.create_pool("local", "process")
-    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
-    pid_file = tmp_path / "kernel.pid"
-    run = client.create_run("sleeps/demo", parameters={"seconds": 120.0, "pid_file": str(pid_file)})
+    client = sleeper.deploy().client
+    run, pid_file = sleeper.run(120.0)
     start(workers, "--pool", "local")
-    kernel_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60))
-    assert psutil.pid_exists(kernel_pid)
+    kernel = kernel_pid(pid_file)
+    assert psutil.pid_exists(kernel)
     assert client.cancel_run(run.id).state is StateType.CANCELLING
     done = finished(client, run, timeout=15)
     assert done.state is StateType.CANCELLED
-    wait_for(lambda: not _alive(kernel_pid), 10, lambda: f"kernel {kernel_pid} still alive")
+    wait_for(lambda: not _alive(kernel), 10, lambda: f"kernel {kernel} still alive")
 
 
 def _alive(pid: int) -> bool:
@@ -152,15 +174,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_killed_worker_crashes_its_run_which_another_worker_retries(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+    sleeper: Sleeper, workers: list[WorkerProcess]
 ) -> None:
-    client = sqlite_client
-    client.create_pool("local", "process")
-    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local", retries=1)
-    pid_file = tmp_path / "kernel.pid"
-    run = client.create_run("sleeps/demo", parameters={"seconds": 3.0, "pid_file": str(pid_file)})
+    client = sleeper.deploy(retries=1).client
+    run, pid_file = sleeper.run(3.0)
     doomed = start(workers, "--pool", "local")
-    wait_for(lambda: pid_file.exists(), 60)
+    kernel_pid(pid_file)
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait()
     start(workers, "--pool", "local")  # its heartbeats notice the dead worker
@@ -173,16 +192,13 @@ def test_killed_worker_crashes_its_run_which_another_worker_retries(
 
 
 def test_sigterm_lets_the_run_finish_then_stops(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+    sleeper: Sleeper, workers: list[WorkerProcess]
 ) -> None:
-    client = sqlite_client
-    client.create_pool("local", "process")
-    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
-    pid_file = tmp_path / "kernel.pid"
-    run = client.create_run("sleeps/demo", parameters={"seconds": 2.0, "pid_file": str(pid_file)})
-    waiting = client.create_run("sleeps/demo", scheduled_time=None)
+    client = sleeper.deploy().client
+    run, pid_file = sleeper.run(2.0)
+    waiting, _ = sleeper.run(0.0)
     worker = start(workers, "--pool", "local", "--limit", "1")
-    wait_for(lambda: pid_file.exists(), 60)
+    kernel_pid(pid_file)
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=60) == 0
     assert client.get_run(run.id).state is StateType.COMPLETED
@@ -192,22 +208,19 @@ def test_sigterm_lets_the_run_finish_then_stops(
 
 
 def test_second_sigterm_stops_the_run_and_crashes_it(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+    sleeper: Sleeper, workers: list[WorkerProcess]
 ) -> None:
-    client = sqlite_client
-    client.create_pool("local", "process")
-    deploy_notebook(client, sleeping_notebook(tmp_path / "sleeps.ipynb"), "local")
-    pid_file = tmp_path / "kernel.pid"
-    run = client.create_run("sleeps/demo", parameters={"seconds": 120.0, "pid_file": str(pid_file)})
+    client = sleeper.deploy().client
+    run, pid_file = sleeper.run(120.0)
     worker = start(workers, "--pool", "local")
-    kernel_pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60))
+    kernel = kernel_pid(pid_file)
     worker.process.send_signal(signal.SIGTERM)
     wait_for(lambda: "waiting for 1 run" in worker.output, 10, lambda: worker.output)
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=30) == 0
     done = client.get_run(run.id)
     assert done.state is StateType.CRASHED and "was stopped" in done.state_message
-    wait_for(lambda: not _alive(kernel_pid), 10)
+    wait_for(lambda: not _alive(kernel), 10)
 
 
 def test_a_dying_kernel_crashes_the_run(
