@@ -238,17 +238,19 @@ class BaseWorker(ABC):
 
     def _execute(self, active: ActiveRun) -> None:
         run = active.run
-        log = LogShipper(self.client, run.id, tee=self.tee)
         try:
-            outcome = self._run_infrastructure(active, log)
+            log = LogShipper(self.client, run.id, tee=self.tee)
+            try:
+                outcome = self._run_infrastructure(active, log)
+            finally:
+                log.close()  # every log line is stored before the final state is
             if outcome is not None and not active.abandoned:
                 self._report(run, outcome)
         except Exception as err:  # nothing may leave a run hanging in PENDING/RUNNING
             reason = f"The worker could not run it: {type(err).__name__}: {err}"
-            log.write(f"nborch: {reason}")
+            self._safe(self.client.append_logs, run.id, [f"nborch: {reason}"])
             self._safe(lambda: self.client.set_state(run.id, StateType.CRASHED, reason))
         finally:
-            log.close()
             with self._lock:
                 self._active.pop(str(run.id), None)
             self._wake.set()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nborch.errors import NborchError
 from nborch.execution.papermill_command import papermill_argv, write_parameters_file
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
@@ -34,6 +35,11 @@ class ProcessWorker(BaseWorker):
         output = Path(run.output_path)
         parameters_file = write_parameters_file(output.parent / "parameters.yaml", run.parameters)
         cwd = job.get("working_dir") or run.cwd or str(Path(run.input_path).parent)
+        if not Path(cwd).is_dir():
+            raise NborchError(
+                f"Working directory '{cwd}' does not exist on this worker. Create it, or set "
+                "the job variable working_dir to a folder that exists."
+            )
         argv = papermill_argv(
             PAPERMILL,
             run.input_path,

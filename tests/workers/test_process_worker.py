@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class Sleeper:
         return self
 
     def run(self, seconds: float, **parameters: object) -> tuple[FlowRun, Path]:
-        pid_file = self.folder / f"kernel-{len(list(self.folder.iterdir()))}.pid"
+        pid_file = self.folder / f"kernel-{uuid.uuid4()}.pid"
         run = self.client.create_run(
             "sleeps/demo",
             parameters={"seconds": seconds, "pid_file": str(pid_file), **parameters},
