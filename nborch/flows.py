@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from nborch.client import NborchClient, get_client
 from nborch.execution.notebooks import default_flow_name, read_parameter_specs
-from nborch.models import Deployment, DeploymentSpec, ParameterSpec
+from nborch.models import CatchUp, Deployment, DeploymentSpec, ParameterSpec, ScheduleSpec
 from nborch.parameters import validate_parameters
 
 
@@ -54,12 +55,48 @@ class Flow:
         retries: int = 0,
         concurrency_limit: int | None = None,
         paused: bool = False,
+        cron: str | Sequence[str] | None = None,
+        interval: float | timedelta | Sequence[float | timedelta] | None = None,
+        anchor_date: datetime | None = None,
+        timezone: str = "UTC",
+        schedules: Sequence[ScheduleSpec] | None = None,
+        catch_up: CatchUp | str = CatchUp.LATEST,
+        image: str | None = None,
+        build: bool = True,
+        push: bool = False,
+        dockerfile: str | None = None,
         client: NborchClient | None = None,
     ) -> tuple[Deployment, bool]:
         """Create or update the deployment `flow/name` on a work pool; returns it and
-        whether it was created."""
+        whether it was created.
+
+        `cron` (in `timezone`) and `interval` (seconds, from `anchor_date`) add schedules;
+        `schedules` gives them in full. With none of the three, a redeploy keeps the
+        deployment's schedules as they are. `catch_up` says what happens to times missed
+        while nothing could run them: "latest" (default), "all" or "none".
+
+        `image` (docker pools): the deployment's runs use this image; with `build`, nborch
+        first builds it from the flow's folder (on the pool's default image, or from
+        `dockerfile`), and pushes it to the registry in its name when `push`.
+        """
         parameters = dict(parameters or {})
         validate_parameters(self.parameters, parameters, f"flow '{self.name}'")
+        client = client or get_client()
+        job_variables = dict(job_variables or {})
+        if image is not None:
+            from nborch.containers.flow_image import deployment_image  # Docker only when asked
+
+            job_variables = deployment_image(
+                client,
+                work_pool_name,
+                self.source,
+                self.entrypoint,
+                image,
+                job_variables,
+                build=build,
+                push=push,
+                dockerfile=dockerfile,
+            )
         spec = DeploymentSpec(
             flow_name=self.name,
             name=name,
@@ -69,12 +106,44 @@ class Flow:
             queue_name=work_queue_name,
             parameter_specs=self.parameters,
             parameters=parameters,
-            job_variables=dict(job_variables or {}),
+            job_variables=job_variables,
             tags=list(tags),
+            schedules=schedule_specs(cron, interval, anchor_date, timezone, schedules),
+            catch_up=CatchUp(catch_up),
             description=description,
             version=version,
             retries=retries,
             concurrency_limit=concurrency_limit,
             paused=paused,
         )
-        return (client or get_client()).apply_deployment(spec)
+        return client.apply_deployment(spec)
+
+
+def schedule_specs(
+    cron: str | Sequence[str] | None,
+    interval: float | timedelta | Sequence[float | timedelta] | None,
+    anchor_date: datetime | None,
+    timezone: str,
+    schedules: Sequence[ScheduleSpec] | None,
+) -> list[ScheduleSpec] | None:
+    """The schedules `deploy` was given, or None when it was given none (keep them)."""
+    crons = [cron] if isinstance(cron, str) else list(cron or [])
+    intervals: list[float | timedelta] = []
+    if isinstance(interval, (int, float, timedelta)):
+        intervals = [interval]
+    elif interval is not None:
+        intervals = list(interval)
+    if schedules is None and not crons and not intervals:
+        return None
+    return [
+        *(schedules or []),
+        *(ScheduleSpec(cron=c, timezone=timezone) for c in crons),
+        *(
+            ScheduleSpec(
+                interval_seconds=i.total_seconds() if isinstance(i, timedelta) else float(i),
+                anchor_date=anchor_date,
+                timezone=timezone,
+            )
+            for i in intervals
+        ),
+    ]

@@ -35,6 +35,7 @@ class StateType(str, enum.Enum):
     """The states of a flow run."""
 
     SCHEDULED = "SCHEDULED"
+    LATE = "LATE"  # still waiting, past its time plus the grace period
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
@@ -57,6 +58,16 @@ FINAL_STATES = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 )
 ACTIVE_STATES = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
+WAITING_STATES = frozenset({StateType.SCHEDULED, StateType.LATE})
+
+
+class CatchUp(str, enum.Enum):
+    """What a schedule does with times it missed (nothing ran, or nothing could start):
+    run them ALL, only the LATEST, or NONE of them."""
+
+    ALL = "all"
+    LATEST = "latest"
+    NONE = "none"
 
 
 class _Model(BaseModel):
@@ -108,6 +119,30 @@ class Worker(_Model):
     active_runs: int = 0
 
 
+class ScheduleSpec(_Model):
+    """A cron expression in a time zone, or an interval from an anchor, with the
+    parameters its runs get (on top of the deployment's)."""
+
+    cron: str | None = None
+    interval_seconds: float | None = None
+    anchor_date: datetime | None = None
+    timezone: str = "UTC"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    active: bool = True
+
+    def describe(self) -> str:
+        if self.cron:
+            return f"cron '{self.cron}' ({self.timezone})"
+        return f"every {self.interval_seconds:g} s"
+
+
+class Schedule(ScheduleSpec):
+    id: UUID
+    deployment_name: str
+    created: datetime
+    next_run_time: datetime | None = None
+
+
 class Deployment(_Model):
     id: UUID
     flow_name: str
@@ -125,6 +160,8 @@ class Deployment(_Model):
     paused: bool = False
     concurrency_limit: int | None = None
     retries: int = 0
+    catch_up: CatchUp = CatchUp.LATEST
+    schedules: list[Schedule] = Field(default_factory=list)
     created: datetime
     updated: datetime
 
@@ -151,6 +188,9 @@ class DeploymentSpec(_Model):
     concurrency_limit: int | None = None
     retries: int = 0
     paused: bool = False
+    catch_up: CatchUp = CatchUp.LATEST
+    # None: keep the deployment's schedules as they are; a list: exactly these.
+    schedules: list[ScheduleSpec] | None = None
 
 
 class State(_Model):
@@ -179,6 +219,7 @@ class FlowRun(_Model):
     queue_name: str | None = None
     worker_id: UUID | None = None
     worker_name: str | None = None
+    schedule_id: UUID | None = None
     state: StateType
     state_message: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)

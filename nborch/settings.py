@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     cancel_check_interval: float = 0.5
     # SIGTERM first, SIGKILL after this many seconds.
     kill_grace_period: float = 5.0
+    # The scheduler ticks this often (in whichever process holds its lease) ...
+    scheduler_interval: float = 5.0
+    # ... making runs for every schedule's times up to this far ahead (at least the next one),
+    scheduler_horizon: float = 600.0
+    # at most this many per schedule and tick, and at most this many missed times per
+    # schedule when its catch-up policy is `all`.
+    scheduler_max_runs: int = 100
+    # A run still waiting this long after its time is LATE.
+    late_after: float = 30.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
+from nborch.cli.images import image_options
 from nborch.cli.options import (
     client,
     job_var_option,
@@ -14,8 +15,16 @@ from nborch.cli.options import (
     parse_job_variables,
 )
 from nborch.cli.output import console, fmt_limit, fmt_time, print_fields, print_json, print_table
+from nborch.cli.schedules import (
+    catch_up_option,
+    schedule,
+    schedule_options,
+    show_schedules,
+    specs_from_options,
+)
 from nborch.cli.watch import watch_run
 from nborch.flows import Flow
+from nborch.models import Deployment
 from nborch.parameters import parse_cli_parameters
 from nborch.timeutil import utcnow
 
@@ -46,6 +55,10 @@ from nborch.timeutil import utcnow
     default=None,
     help="Most runs of this deployment at once.",
 )
+@schedule_options
+@catch_up_option
+@click.option("--clear-schedules", is_flag=True, help="Remove the deployment's schedules.")
+@image_options
 @json_option
 def deploy(
     notebook: str,
@@ -60,13 +73,25 @@ def deploy(
     version: str | None,
     retries: int,
     concurrency_limit: int | None,
+    crons: tuple[str, ...],
+    intervals: tuple[float, ...],
+    timezone: str,
+    anchor_date: datetime | None,
+    catch_up: str,
+    clear_schedules: bool,
+    image: str | None,
+    build: bool,
+    push: bool,
+    dockerfile: str | None,
     as_json: bool,
 ) -> None:
     """Deploy NOTEBOOK to a work pool (deploying again updates it).
 
     Parameters, their types and defaults come from the notebook's cell tagged
-    `parameters`; --param sets the deployment's own defaults.
+    `parameters`; --param sets the deployment's own defaults. --cron and --interval set the
+    deployment's schedules (redeploying without them keeps its schedules as they are).
     """
+    specs = specs_from_options(crons, intervals, timezone, anchor_date)
     flow = Flow.from_notebook(notebook, flow_name)
     parameters = parse_cli_parameters(flow.parameters, params, f"flow '{flow.name}'")
     deployment, created = flow.deploy(
@@ -80,10 +105,18 @@ def deploy(
         version=version,
         retries=retries,
         concurrency_limit=concurrency_limit,
+        schedules=[] if clear_schedules else (specs or None),
+        catch_up=catch_up,
+        image=image,
+        build=build,
+        push=push,
+        dockerfile=dockerfile,
     )
     if as_json:
         print_json(deployment)
         return
+    if image and build:
+        console.print(f"Built image '{image}' from {flow.source}.", markup=False)
     console.print("Successfully created/updated all deployments!")
     print_table(
         "Deployments",
@@ -102,7 +135,10 @@ def deploy(
 
 @click.group("deployment")
 def deployment() -> None:
-    """Deployments: flows bound to a work pool, with defaults."""
+    """Deployments: flows bound to a work pool, with defaults and schedules."""
+
+
+deployment.add_command(schedule)
 
 
 @deployment.command("ls")
@@ -116,13 +152,15 @@ def ls(pool_name: str | None, as_json: bool) -> None:
         return
     print_table(
         "Deployments",
-        ["Name", "Pool", "Queue", "Paused", "Parameters", "Tags"],
+        ["Name", "Pool", "Queue", "Paused", "Schedules", "Next run (UTC)", "Parameters", "Tags"],
         [
             (
                 d.full_name,
                 d.pool_name or "-",
                 d.queue_name or "-",
                 d.paused,
+                "; ".join(s.describe() + ("" if s.active else " (paused)") for s in d.schedules),
+                fmt_time(next_run(d)),
                 ", ".join(f"{p.name}: {p.type}" for p in d.parameter_specs),
                 ", ".join(d.tags),
             )
@@ -162,9 +200,17 @@ def inspect(name: str, as_json: bool) -> None:
             ("version", d.version or "-"),
             ("retries", d.retries),
             ("concurrency limit", fmt_limit(d.concurrency_limit)),
+            ("catch-up", d.catch_up.value),
+            ("next run (UTC)", fmt_time(next_run(d)) or "-"),
             ("updated", fmt_time(d.updated)),
         ],
     )
+    if d.schedules:
+        show_schedules("Schedules", d.schedules)
+
+
+def next_run(d: Deployment) -> datetime | None:
+    return min((s.next_run_time for s in d.schedules if s.next_run_time), default=None)
 
 
 @deployment.command("run")

@@ -20,6 +20,7 @@ error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATE_STYLES = {
     StateType.SCHEDULED: "yellow",
+    StateType.LATE: "dark_orange",
     StateType.PENDING: "grey62",
     StateType.RUNNING: "blue",
     StateType.COMPLETED: "green",

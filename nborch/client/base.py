@@ -15,11 +15,14 @@ from nborch.models import (
     DeploymentSpec,
     FlowRun,
     LogLine,
+    Schedule,
+    ScheduleSpec,
     StateType,
     Worker,
     WorkPool,
     WorkQueue,
 )
+from nborch.orchestration.scheduler import TickResult
 
 KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear"
 
@@ -107,6 +110,23 @@ class NborchClient(ABC):
     @abstractmethod
     def delete_deployment(self, full_name: str) -> None: ...
 
+    # schedules and the scheduler
+    @abstractmethod
+    def create_schedule(self, full_name: str, spec: ScheduleSpec) -> Schedule: ...
+    @abstractmethod
+    def list_schedules(self, full_name: str) -> list[Schedule]: ...
+    @abstractmethod
+    def set_schedule_active(self, full_name: str, schedule_id: str, active: bool) -> Schedule: ...
+    @abstractmethod
+    def delete_schedule(self, full_name: str, schedule_id: str) -> None: ...
+    @abstractmethod
+    def scheduler_tick(self, holder: str) -> TickResult | None:
+        """One tick of the scheduler if `holder` holds its lease (None otherwise)."""
+
+    @abstractmethod
+    def next_run_time(self, pool_name: str) -> datetime | None:
+        """When the pool's next waiting run is due, if it is in the future."""
+
     # flow runs
     @abstractmethod
     def create_run(
@@ -155,6 +175,14 @@ class NborchClient(ABC):
     ) -> FlowRun: ...
     @abstractmethod
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None: ...
+    @abstractmethod
+    def take_over_run(
+        self,
+        run_id: str | uuid.UUID,
+        worker_id: uuid.UUID,
+        *,
+        from_worker_id: uuid.UUID | None,
+    ) -> FlowRun: ...
     @abstractmethod
     def cancel_run(self, run_id: str | uuid.UUID) -> FlowRun: ...
     @abstractmethod

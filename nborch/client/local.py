@@ -14,12 +14,15 @@ from nborch.models import (
     DeploymentSpec,
     FlowRun,
     LogLine,
+    Schedule,
+    ScheduleSpec,
     StateType,
     Worker,
     WorkPool,
     WorkQueue,
 )
-from nborch.orchestration import deployments, pools, queues, runs, workers
+from nborch.orchestration import deployments, pools, queues, runs, scheduler, schedules, workers
+from nborch.orchestration.scheduler import TickResult
 from nborch.settings import get_settings
 from nborch.store.engine import Store, open_store
 
@@ -154,6 +157,25 @@ class LocalClient(NborchClient):
     def delete_deployment(self, full_name: str) -> None:
         deployments.delete_deployment(self.store, full_name)
 
+    # schedules and the scheduler
+    def create_schedule(self, full_name: str, spec: ScheduleSpec) -> Schedule:
+        return schedules.create_schedule(self.store, full_name, spec)
+
+    def list_schedules(self, full_name: str) -> list[Schedule]:
+        return schedules.list_schedules(self.store, full_name)
+
+    def set_schedule_active(self, full_name: str, schedule_id: str, active: bool) -> Schedule:
+        return schedules.set_schedule_active(self.store, full_name, schedule_id, active)
+
+    def delete_schedule(self, full_name: str, schedule_id: str) -> None:
+        schedules.delete_schedule(self.store, full_name, schedule_id)
+
+    def scheduler_tick(self, holder: str) -> TickResult | None:
+        return scheduler.tick_if_leader(self.store, holder)
+
+    def next_run_time(self, pool_name: str) -> datetime | None:
+        return runs.next_run_time(self.store, pool_name)
+
     # flow runs
     def create_run(
         self,
@@ -227,6 +249,15 @@ class LocalClient(NborchClient):
 
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
         runs.record_infrastructure(self.store, run_id, infrastructure_id)
+
+    def take_over_run(
+        self,
+        run_id: str | uuid.UUID,
+        worker_id: uuid.UUID,
+        *,
+        from_worker_id: uuid.UUID | None,
+    ) -> FlowRun:
+        return runs.take_over_run(self.store, run_id, worker_id, from_worker_id=from_worker_id)
 
     def cancel_run(self, run_id: str | uuid.UUID) -> FlowRun:
         return runs.cancel_run(self.store, run_id)

@@ -4,13 +4,23 @@ defaults. Deploying the same `flow/name` again updates it in place."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
 from nborch.errors import ConflictError, ValidationError
 from nborch.jobs import validate_job_variables
-from nborch.models import ACTIVE_STATES, Deployment, DeploymentSpec, ParameterSpec, StateType
+from nborch.models import (
+    ACTIVE_STATES,
+    WAITING_STATES,
+    CatchUp,
+    Deployment,
+    DeploymentSpec,
+    ParameterSpec,
+    Schedule,
+)
 from nborch.orchestration.lookup import (
     DEFAULT_QUEUE,
     deployment_by_name,
@@ -19,6 +29,12 @@ from nborch.orchestration.lookup import (
 )
 from nborch.orchestration.names import check_name
 from nborch.orchestration.pools import check_limit
+from nborch.orchestration.schedules import (
+    check_schedule,
+    replace_schedules,
+    restart_schedules,
+    schedules_of,
+)
 from nborch.parameters import validate_parameters
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRow, FlowRunRow, WorkPoolRow, WorkQueueRow
@@ -44,6 +60,15 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
     check_limit(spec.concurrency_limit, owner)
     if not isinstance(spec.retries, int) or spec.retries < 0:
         raise ValidationError(f"Retries of {owner} must be a whole number >= 0.")
+    schedules = (
+        None
+        if spec.schedules is None
+        else [check_schedule(s, spec.parameter_specs, owner) for s in spec.schedules]
+    )
+    if schedules and not spec.pool_name:
+        raise ValidationError(
+            f"Schedules of {owner} need a work pool whose workers run them. Add --pool NAME."
+        )
     now = utcnow()
     with store.write() as session:
         pool_id = queue_id = None
@@ -80,13 +105,23 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
         row.version = spec.version
         row.concurrency_limit = spec.concurrency_limit
         row.retries = spec.retries
+        row.catch_up = CatchUp(spec.catch_up).value
+        if row.paused != spec.paused and not created:
+            restart_schedules(session, row.id)
         row.paused = spec.paused
         row.updated = now
+        session.flush()
+        if schedules is not None:
+            replace_schedules(session, row, schedules, now)
     return get_deployment(store, full_name), created
 
 
 def _to_model(
-    row: DeploymentRow, flow_name: str, pool_name: str | None, queue_name: str | None
+    row: DeploymentRow,
+    flow_name: str,
+    pool_name: str | None,
+    queue_name: str | None,
+    schedules: list[Schedule],
 ) -> Deployment:
     return Deployment(
         id=uuid.UUID(row.id),
@@ -105,9 +140,20 @@ def _to_model(
         paused=row.paused,
         concurrency_limit=row.concurrency_limit,
         retries=row.retries,
+        catch_up=CatchUp(row.catch_up),
+        schedules=schedules,
         created=row.created,
         updated=row.updated,
     )
+
+
+def _with_schedules(session: Session, found: Sequence[Any]) -> list[Deployment]:
+    """`found`: rows of (deployment, flow name, pool name, queue name)."""
+    names = {row[0].id: f"{row[1]}/{row[0].name}" for row in found}
+    schedules = schedules_of(session, list(names), names)
+    return [
+        _to_model(row[0], row[1], row[2], row[3], schedules.get(row[0].id, [])) for row in found
+    ]
 
 
 def _query():  # type: ignore[no-untyped-def]
@@ -122,8 +168,8 @@ def _query():  # type: ignore[no-untyped-def]
 def get_deployment(store: Store, full_name: str) -> Deployment:
     with store.read() as session:
         row, _flow = deployment_by_name(session, full_name)
-        found = session.execute(_query().where(DeploymentRow.id == row.id)).one()
-        return _to_model(*found)
+        found = session.execute(_query().where(DeploymentRow.id == row.id)).all()
+        return _with_schedules(session, found)[0]
 
 
 def list_deployments(
@@ -135,12 +181,14 @@ def list_deployments(
             query = query.where(DeploymentRow.pool_id == pool_by_name(session, pool_name).id)
         if flow_name:
             query = query.where(FlowRow.name == flow_name)
-        return [_to_model(*found) for found in session.execute(query).all()]
+        return _with_schedules(session, session.execute(query).all())
 
 
 def set_deployment_paused(store: Store, full_name: str, paused: bool) -> Deployment:
     with store.write() as session:
         row, _flow = deployment_by_name(session, full_name)
+        if row.paused != paused:
+            restart_schedules(session, row.id)
         row.paused = paused
         row.updated = utcnow()
     return get_deployment(store, full_name)
@@ -166,7 +214,8 @@ def delete_deployment(store: Store, full_name: str) -> None:
             )
         session.execute(
             delete(FlowRunRow).where(
-                FlowRunRow.deployment_id == row.id, FlowRunRow.state == StateType.SCHEDULED.value
+                FlowRunRow.deployment_id == row.id,
+                FlowRunRow.state.in_([s.value for s in WAITING_STATES]),
             )
         )
         session.delete(row)

@@ -1,9 +1,9 @@
 """Flow runs: creation (parameters and job variables checked first), the state machine,
 atomic claims under concurrency limits, cancellation, crash detection and retries.
 
-    SCHEDULED → PENDING → RUNNING → COMPLETED | FAILED | CRASHED
-                   │         └──→ CANCELLING → CANCELLED
-                   └──────────→ CANCELLING / CANCELLED
+    SCHEDULED → (LATE) → PENDING → RUNNING → COMPLETED | FAILED | CRASHED
+                            │         └──→ CANCELLING → CANCELLED
+                            └──────────→ CANCELLING / CANCELLED
     FAILED / CRASHED → SCHEDULED again while the run has retries left.
 """
 
@@ -23,6 +23,7 @@ from nborch.errors import ConflictError, ValidationError
 from nborch.jobs import validate_job_variables
 from nborch.models import (
     ACTIVE_STATES,
+    WAITING_STATES,
     CellFailure,
     FlowRun,
     LogLine,
@@ -49,7 +50,8 @@ from nborch.timeutil import ago, utcnow
 
 S = StateType
 ALLOWED_TRANSITIONS: dict[StateType, frozenset[StateType]] = {
-    S.SCHEDULED: frozenset({S.PENDING, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.PENDING, S.LATE, S.CANCELLED}),
+    S.LATE: frozenset({S.PENDING, S.CANCELLED}),
     S.PENDING: frozenset({S.RUNNING, S.SCHEDULED, S.CANCELLING, S.CANCELLED, S.FAILED, S.CRASHED}),
     S.RUNNING: frozenset({S.COMPLETED, S.FAILED, S.CRASHED, S.CANCELLING, S.SCHEDULED}),
     # A run may finish on its own while its cancellation is on the way.
@@ -60,6 +62,7 @@ ALLOWED_TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.CANCELLED: frozenset(),
 }
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+_WAITING = [s.value for s in WAITING_STATES]
 
 
 # ---- reading -------------------------------------------------------------------------
@@ -102,6 +105,7 @@ def _to_model(
         queue_name=queue,
         worker_id=uuid.UUID(row.worker_id) if row.worker_id else None,
         worker_name=worker,
+        schedule_id=uuid.UUID(row.schedule_id) if row.schedule_id else None,
         state=StateType(row.state),
         state_message=row.state_message,
         parameters=row.parameters,
@@ -174,6 +178,21 @@ def list_runs(
         return _load(session, list(session.scalars(query)), with_history=False)
 
 
+def next_run_time(store: Store, pool_name: str, *, now: datetime | None = None) -> datetime | None:
+    """When the pool's next waiting run is due, if that is in the future (idle workers
+    sleep until then rather than a whole poll interval)."""
+    now = now or utcnow()
+    with store.read() as session:
+        pool = pool_by_name(session, pool_name)
+        return session.scalar(
+            select(func.min(FlowRunRow.scheduled_time)).where(
+                FlowRunRow.pool_id == pool.id,
+                FlowRunRow.state.in_(_WAITING),
+                FlowRunRow.scheduled_time > now,
+            )
+        )
+
+
 # ---- creating ------------------------------------------------------------------------
 
 
@@ -181,7 +200,7 @@ def _run_name(prefix: str, run_id: str) -> str:
     return f"{prefix}-{run_id[:8]}"
 
 
-def _output_path(run_id: str) -> str:
+def output_path_for(run_id: str) -> str:
     return str(get_settings().runs_dir / run_id / "output.ipynb")
 
 
@@ -237,7 +256,7 @@ def create_run(
             job_variables={**dep.job_variables, **job_variables},
             input_path=str(input_path),
             cwd=str(input_path.parent),
-            output_path=_output_path(run_id),
+            output_path=output_path_for(run_id),
             run_count=0,
             retries=dep.retries,
             tags=sorted({*dep.tags, *tags}),
@@ -276,7 +295,7 @@ def create_adhoc_run(
             job_variables=job_variables,
             input_path=input_path,
             cwd=cwd,
-            output_path=output_path or _output_path(run_id),
+            output_path=output_path or output_path_for(run_id),
             run_count=0,
             retries=0,
             tags=list(tags),
@@ -327,7 +346,7 @@ def claim_runs(
             .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
             .where(
                 FlowRunRow.pool_id == pool.id,
-                FlowRunRow.state == S.SCHEDULED.value,
+                FlowRunRow.state.in_(_WAITING),
                 FlowRunRow.scheduled_time <= now,
                 or_(queue.id.is_(None), ~queue.paused),
                 or_(DeploymentRow.id.is_(None), ~DeploymentRow.paused),
@@ -349,7 +368,7 @@ def claim_runs(
             taken = _rowcount(
                 session.execute(
                     update(FlowRunRow)
-                    .where(FlowRunRow.id == row.id, FlowRunRow.state == S.SCHEDULED.value)
+                    .where(FlowRunRow.id == row.id, FlowRunRow.state.in_(_WAITING))
                     .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
                 )
             )
@@ -438,6 +457,29 @@ def record_infrastructure(store: Store, run_id: str | uuid.UUID, infrastructure_
         run_by_id(session, str(run_id), for_update=True).infrastructure_id = infrastructure_id
 
 
+def take_over_run(
+    store: Store,
+    run_id: str | uuid.UUID,
+    worker_id: uuid.UUID,
+    *,
+    from_worker_id: uuid.UUID | None,
+) -> FlowRun:
+    """Hand an active run whose worker is gone to `worker_id`, which settles what the other
+    left behind (e.g. its container). Exactly one taker wins: refused when the run has ended
+    or is no longer held by `from_worker_id`."""
+    with store.write() as session:
+        row = run_by_id(session, str(run_id), for_update=True)
+        expected = str(from_worker_id) if from_worker_id else None
+        if row.state not in _ACTIVE or row.worker_id != expected:
+            raise ConflictError(
+                f"Flow run '{row.id}' is {row.state} and held by worker '{row.worker_id}': "
+                f"it cannot be taken over from worker '{from_worker_id}'."
+            )
+        row.worker_id = str(worker_id)
+        session.flush()
+        return _load(session, [row.id], with_history=True)[0]
+
+
 def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
     """A run not yet claimed is CANCELLED at once; one in a worker's hands goes to
     CANCELLING, and its worker stops the infrastructure and reports CANCELLED."""
@@ -451,7 +493,7 @@ def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
             )
         if current is S.CANCELLING:
             pass
-        elif current is S.SCHEDULED:
+        elif current in WAITING_STATES:
             _transition(session, row, S.CANCELLED, "Cancelled before it started", now)
         else:
             _transition(session, row, S.CANCELLING, "Cancellation requested", now)

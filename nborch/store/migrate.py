@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, text
 
 from nborch.store.engine import Store
 
-HEAD_REVISION = "0002_work_queues"
+HEAD_REVISION = "0003_schedules"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6E62_6F72  # "nbor"
 
@@ -39,7 +39,8 @@ def upgrade(store: Store, revision: str = "head") -> None:
     """Bring the store's schema to `revision` (Alembic), keeping every row."""
     from alembic import command
 
-    with store.engine.begin() as connection:
+    # Immediate: on SQLite the migration holds the write lock from its first statement.
+    with store.engine.execution_options(sqlite_immediate=True).begin() as connection:
         command.upgrade(_alembic_config(connection), revision)
 
 

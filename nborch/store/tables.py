@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -134,8 +135,37 @@ class DeploymentRow(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    catch_up: Mapped[str] = mapped_column(String(10), default="latest")
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduleRow(Base):
+    __tablename__ = "deployment_schedules"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("deployments.id", ondelete="CASCADE"), index=True
+    )
+    cron: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    interval_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    anchor_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    timezone: Mapped[str] = mapped_column(String(100), default="UTC")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The first slot the scheduler has not made a run for yet; None: start from now.
+    next_slot: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeaseRow(Base):
+    """Who may do a singleton job (the scheduler's tick) until when."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FlowRunRow(Base):
@@ -143,6 +173,9 @@ class FlowRunRow(Base):
     __table_args__ = (
         Index("ix_flow_runs_pool_state_time", "pool_id", "state", "scheduled_time"),
         Index("ix_flow_runs_worker_state", "worker_id", "state"),
+        Index("ix_flow_runs_state_time", "state", "scheduled_time"),
+        # The scheduler never makes two runs for one slot of a schedule, whoever ticks.
+        UniqueConstraint("schedule_id", "slot_time", name="uq_flow_runs_schedule_slot"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
@@ -160,6 +193,10 @@ class FlowRunRow(Base):
     worker_id: Mapped[str | None] = mapped_column(
         ID, ForeignKey("workers.id", ondelete="SET NULL"), nullable=True
     )
+    schedule_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("deployment_schedules.id", ondelete="SET NULL"), nullable=True
+    )
+    slot_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     state: Mapped[str] = mapped_column(String(20))
     state_message: Mapped[str] = mapped_column(Text, default="")
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -26,7 +26,9 @@ from nborch.errors import ConflictError, NborchError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.models import FlowRun, PoolType, StateType
+from nborch.scheduler_loop import SchedulerLoop
 from nborch.settings import get_settings
+from nborch.timeutil import utcnow
 from nborch.workers.logs import LogShipper
 
 # How many runs one poll claims when the worker has no --limit.
@@ -62,6 +64,7 @@ class BaseWorker(ABC):
         run_once: bool = False,
         echo: Callable[[str], None] = print,
         tee: Callable[[str], None] | None = None,
+        run_scheduler: bool = True,
     ) -> None:
         settings = get_settings()
         self.client = client
@@ -78,6 +81,8 @@ class BaseWorker(ABC):
         self.run_once = run_once
         self.echo = echo
         self.tee = tee  # also hands every log line to this (e.g. a terminal)
+        # Every worker offers to run the scheduler; the store's lease picks one at a time.
+        self.run_scheduler = run_scheduler
         self.job_template: dict[str, Any] = default_base_job_template(self.pool_type)
         self._active: dict[str, ActiveRun] = {}
         self._lock = threading.Lock()
@@ -104,6 +109,11 @@ class BaseWorker(ABC):
         """What identifies the infrastructure to a person (a pid, a container id)."""
         return None
 
+    def reconcile(self) -> None:
+        """Settle what dead workers of the pool left running (e.g. containers); called once,
+        registered, before the first claim. Nothing to do for most pool types."""
+        return None
+
     # ---- lifecycle -----------------------------------------------------------------------
 
     @property
@@ -125,6 +135,7 @@ class BaseWorker(ABC):
         self._install_signal_handlers()
         with self.online():
             self.echo(f"Worker '{self.name}' started!")
+            self._safe(self.reconcile)
             self._poll_loop()
         self.echo(f"Worker '{self.name}' stopped.")
 
@@ -134,9 +145,27 @@ class BaseWorker(ABC):
         self.client.register_worker(self.name, self.pool_name, pid=os.getpid(), worker_id=self.id)
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         heartbeat.start()
+        holder = f"{self.name} ({self.id})"
+        if self.run_scheduler and self.run_once:
+            # A worker run from cron with --run-once: make the due runs before claiming.
+            self._safe(self.client.scheduler_tick, holder)
+        scheduler = (
+            SchedulerLoop(
+                self.client,
+                holder,
+                on_error=self._report_error,
+                on_runs_created=self._wake.set,
+            )
+            if self.run_scheduler
+            else None
+        )
+        if scheduler:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler:
+                scheduler.stop()
             self._stopped.set()
             self._join_run_threads()
             self._safe(lambda: self.client.heartbeat(self.id, stopped=True))
@@ -174,8 +203,9 @@ class BaseWorker(ABC):
             if self.run_once and not self.active_runs:
                 break
             self._cancel_requested_runs()
-            timeout = settings.cancel_check_interval if self.active_runs else self.poll_interval
-            self._wake.wait(timeout)
+            self._wake.wait(
+                self._idle_wait() if not self.active_runs else settings.cancel_check_interval
+            )
             self._wake.clear()
         while self.active_runs and not self._stopped.is_set():
             self._cancel_requested_runs()
@@ -185,10 +215,22 @@ class BaseWorker(ABC):
                 if all(a.abandoned for a in self._active.values()):
                     break
 
+    def _idle_wait(self) -> float:
+        """Seconds to sleep: a poll interval, or less when a run is due sooner, so that it
+        starts on time rather than at the next poll."""
+        if not self.pool_name:
+            return self.poll_interval
+        due = self._safe(self.client.next_run_time, self.pool_name)
+        if due is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, (due - utcnow()).total_seconds()))
+
     def _heartbeat_loop(self) -> None:
         while not self._stopped.wait(self.heartbeat_interval):
             self._safe(self.client.heartbeat, self.id)
-            self._safe(self.client.crash_orphaned_runs)
+
+    def _report_error(self, err: Exception) -> None:
+        self.echo(f"nborch worker: {type(err).__name__}: {err}")
 
     def _claim_and_launch(self) -> None:
         if not self.pool_name:
@@ -334,5 +376,5 @@ class BaseWorker(ABC):
         try:
             return action(*args)
         except Exception as err:
-            self.echo(f"nborch worker: {type(err).__name__}: {err}")
+            self._report_error(err)
             return None

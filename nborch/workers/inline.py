@@ -35,7 +35,9 @@ def run_notebook_here(
     notebook = Path(input_path).expanduser()
     load_notebook(notebook)  # a clear error for a missing or broken file, before anything
     notebook = notebook.resolve()
-    worker = ProcessWorker(client, None, name=f"nborch run {uuid.uuid4()}", tee=tee)
+    worker = ProcessWorker(
+        client, None, name=f"nborch run {uuid.uuid4()}", tee=tee, run_scheduler=False
+    )
     job_variables = {
         "kernel_name": kernel_name,
         "execution_timeout": execution_timeout,

@@ -2,70 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import click
-import pytest
-from click.testing import CliRunner, Result
+from support.cli import Invoke, as_json, error_line, ok
 
 from nborch.cli.main import cli
-from nborch.client import LocalClient
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = str(REPO / "notebooks" / "hello.ipynb")
 
-Invoke = Callable[..., Result]
-
-
-@pytest.fixture
-def nborch(sqlite_client: LocalClient) -> Iterator[Invoke]:
-    """Runs `nborch ARGS...` against the fresh store under the test's NBORCH_HOME."""
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli, list(args), prog_name="nborch")
-
-    yield invoke
-
-
-@pytest.fixture
-def pool(nborch: Invoke) -> str:
-    ok(nborch("work-pool", "create", "P"))
-    return "P"
-
-
-@pytest.fixture
-def deployed(nborch: Invoke, pool: str) -> str:
-    ok(nborch("deploy", HELLO, "--name", "demo", "--pool", pool))
-    return "hello/demo"
-
-
-def ok(result: Result) -> Result:
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def as_json(result: Result) -> Any:
-    ok(result)
-    return json.loads(result.stdout)
-
-
-def error_line(result: Result, *fragments: str) -> str:
-    """The command failed with exactly one line 'Error: ...' holding every fragment."""
-    assert result.exit_code != 0, result.output
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    line = lines[0]
-    assert line.startswith("Error: "), line
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    return line
 
 
 def run_count(nborch: Invoke) -> int:

@@ -86,6 +86,7 @@ def test_a_store_from_version_0001_upgrades_and_keeps_its_rows(database_url: str
         ["t"],
         "default",
     )
+    assert (deployment.catch_up.value, deployment.schedules) == ("latest", [])
     run = client.get_run(run_id)
     assert (run.state, run.parameters, run.queue_name) == (
         StateType.COMPLETED,

@@ -1,0 +1,55 @@
+"""The scheduler in the background of a long-running process (a worker, `serve()`, the
+server): it ticks whenever this process holds the scheduler's lease, so the embedded
+default needs no separate step, and only one process ticks at a time."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+
+from nborch.client.base import NborchClient
+from nborch.orchestration.scheduler import TickResult
+from nborch.settings import get_settings
+
+
+class SchedulerLoop:
+    def __init__(
+        self,
+        client: NborchClient,
+        holder: str | None = None,
+        *,
+        interval: float | None = None,
+        on_error: Callable[[Exception], None] = lambda _err: None,
+        on_runs_created: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.client = client
+        self.holder = holder or f"scheduler {uuid.uuid4()}"
+        self.interval = interval if interval is not None else get_settings().scheduler_interval
+        self.on_error = on_error
+        self.on_runs_created = on_runs_created  # e.g. wake a worker of this process
+        self.last: TickResult | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+
+    def start(self) -> SchedulerLoop:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = self.client.scheduler_tick(self.holder)
+            except Exception as err:  # a busy or unreachable store: try again next time
+                self.on_error(err)
+            else:
+                if result is not None:
+                    self.last = result
+                    if result.created:
+                        self.on_runs_created()
+            self._stop.wait(self.interval)
