@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     scheduler_max_runs: int = 100
     # A run still waiting this long after its time is LATE.
     late_after: float = 30.0
+    # Workers take runs this many seconds before their time and start their kernels, so the
+    # first cell runs on time (0: take runs when they are due).
+    prestart: float = 0.0
 
     @property
     def resolved_database_url(self) -> str:

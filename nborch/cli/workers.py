@@ -37,6 +37,14 @@ def worker() -> None:
     help="Seconds between heartbeats (default: $NBORCH_HEARTBEAT_INTERVAL or 10).",
 )
 @click.option(
+    "--prestart",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Take runs this early and start their kernels, so the first cell runs on time "
+    "(default: $NBORCH_PRESTART or 0).",
+)
+@click.option(
     "--run-once", is_flag=True, help="Claim the runs that are due once, wait for them, then exit."
 )
 def start(
@@ -45,6 +53,7 @@ def start(
     limit: int | None,
     poll_interval: float | None,
     heartbeat_interval: float | None,
+    prestart: float | None,
     run_once: bool,
 ) -> None:
     """Start a worker for a pool: it heartbeats, claims due runs and runs them.
@@ -62,6 +71,7 @@ def start(
         limit=limit,
         poll_interval=poll_interval,
         heartbeat_interval=heartbeat_interval,
+        prestart=prestart,
         run_once=run_once,
         echo=lambda text: console.print(text, markup=False),
     ).start()

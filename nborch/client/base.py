@@ -163,7 +163,11 @@ class NborchClient(ABC):
         limit: int = 50,
     ) -> list[FlowRun]: ...
     @abstractmethod
-    def claim_runs(self, pool_name: str, worker_id: uuid.UUID, limit: int) -> list[FlowRun]: ...
+    def claim_runs(
+        self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
+    ) -> list[FlowRun]:
+        """Up to `limit` runs due now (or within `lookahead` seconds), each to one worker."""
+
     @abstractmethod
     def set_state(
         self,

@@ -234,8 +234,10 @@ class LocalClient(NborchClient):
             self.store, deployment=deployment, pool_name=pool_name, states=states, limit=limit
         )
 
-    def claim_runs(self, pool_name: str, worker_id: uuid.UUID, limit: int) -> list[FlowRun]:
-        return runs.claim_runs(self.store, pool_name, worker_id, limit)
+    def claim_runs(
+        self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
+    ) -> list[FlowRun]:
+        return runs.claim_runs(self.store, pool_name, worker_id, limit, lookahead=lookahead)
 
     def set_state(
         self,

@@ -8,6 +8,9 @@ from typing import Any
 
 import yaml
 
+# When a run launched early should begin (seconds since the epoch), for the `nborch` engine.
+START_AT = "NBORCH_START_AT"
+
 
 def write_parameters_file(path: Path, parameters: Mapping[str, Any]) -> Path:
     """Parameters as YAML for papermill's ``-f``: types survive (a list stays a list)."""
@@ -26,6 +29,7 @@ def papermill_argv(
     kernel_name: str | None = None,
     execution_timeout: float | None = None,
     log_output: bool = True,
+    engine: str | None = None,
 ) -> list[str]:
     """``program`` is how papermill is started: ``[sys.executable, "-m", "papermill"]`` on
     the host, ``["papermill"]`` in an image that has it."""
@@ -40,4 +44,6 @@ def papermill_argv(
         argv += ["--execution-timeout", str(int(execution_timeout))]
     if log_output:
         argv.append("--log-output")
+    if engine:
+        argv += ["--engine", engine]
     return argv

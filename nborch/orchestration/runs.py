@@ -313,12 +313,20 @@ def create_adhoc_run(
 
 
 def claim_runs(
-    store: Store, pool_name: str, worker_id: uuid.UUID, limit: int, *, now: datetime | None = None
+    store: Store,
+    pool_name: str,
+    worker_id: uuid.UUID,
+    limit: int,
+    *,
+    now: datetime | None = None,
+    lookahead: float = 0.0,
 ) -> list[FlowRun]:
     """Hand up to `limit` due runs of the pool to the worker, each to exactly one worker.
 
     Claims of one pool are serialised (the pool row is locked on PostgreSQL; SQLite's
     write transactions are serial), so pool, queue and deployment limits hold exactly.
+    `lookahead` also hands out runs due that many seconds from now, for workers that
+    prepare a run early.
     """
     now = now or utcnow()
     if limit <= 0:
@@ -347,7 +355,7 @@ def claim_runs(
             .where(
                 FlowRunRow.pool_id == pool.id,
                 FlowRunRow.state.in_(_WAITING),
-                FlowRunRow.scheduled_time <= now,
+                FlowRunRow.scheduled_time <= now + timedelta(seconds=lookahead),
                 or_(queue.id.is_(None), ~queue.paused),
                 or_(DeploymentRow.id.is_(None), ~DeploymentRow.paused),
             )

@@ -65,6 +65,7 @@ class BaseWorker(ABC):
         echo: Callable[[str], None] = print,
         tee: Callable[[str], None] | None = None,
         run_scheduler: bool = True,
+        prestart: float | None = None,
     ) -> None:
         settings = get_settings()
         self.client = client
@@ -79,6 +80,7 @@ class BaseWorker(ABC):
             heartbeat_interval if heartbeat_interval is not None else settings.heartbeat_interval
         )
         self.run_once = run_once
+        self.prestart = prestart if prestart is not None else settings.prestart
         self.echo = echo
         self.tee = tee  # also hands every log line to this (e.g. a terminal)
         # Every worker offers to run the scheduler; the store's lease picks one at a time.
@@ -223,7 +225,8 @@ class BaseWorker(ABC):
         due = self._safe(self.client.next_run_time, self.pool_name)
         if due is None:
             return self.poll_interval
-        return max(0.0, min(self.poll_interval, (due - utcnow()).total_seconds()))
+        until_due = (due - utcnow()).total_seconds() - self.prestart
+        return max(0.0, min(self.poll_interval, until_due))
 
     def _heartbeat_loop(self) -> None:
         while not self._stopped.wait(self.heartbeat_interval):
@@ -239,7 +242,7 @@ class BaseWorker(ABC):
         if free <= 0:
             return
         try:
-            runs = self.client.claim_runs(self.pool_name, self.id, free)
+            runs = self.client.claim_runs(self.pool_name, self.id, free, lookahead=self.prestart)
         except NotFoundError as err:  # the pool was deleted under us
             self.echo(str(err))
             self.request_stop()

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from nborch.errors import NborchError
-from nborch.execution.papermill_command import papermill_argv, write_parameters_file
+from nborch.execution.papermill_command import START_AT, papermill_argv, write_parameters_file
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
+from nborch.timeutil import utcnow
 from nborch.workers.base import BaseWorker
 from nborch.workers.logs import LogShipper
 from nborch.workers.processes import terminate_process_tree
@@ -40,6 +41,7 @@ class ProcessWorker(BaseWorker):
                 f"Working directory '{cwd}' does not exist on this worker. Create it, or set "
                 "the job variable working_dir to a folder that exists."
             )
+        early = run.scheduled_time > utcnow()
         argv = papermill_argv(
             PAPERMILL,
             run.input_path,
@@ -49,6 +51,8 @@ class ProcessWorker(BaseWorker):
             kernel_name=job.get("kernel_name"),
             execution_timeout=job.get("execution_timeout"),
             log_output=job.get("stream_output", True),
+            # Launched before its time (--prestart): the kernel starts now, cells on time.
+            engine="nborch" if early else None,
         )
         env = {
             **os.environ,
@@ -57,6 +61,8 @@ class ProcessWorker(BaseWorker):
             "NBORCH_HOME": str(get_settings().home),
             "PYTHONUNBUFFERED": "1",
         }
+        if early:
+            env[START_AT] = str(run.scheduled_time.timestamp())
         process = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,

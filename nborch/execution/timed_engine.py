@@ -1,0 +1,59 @@
+"""A papermill engine that starts the kernel, then waits for the run's scheduled time before
+the first cell: workers launch a run a few seconds early (`--prestart`) and its notebook
+still begins exactly on time. Registered with papermill as the engine `nborch`.
+
+The time comes in the environment as NBORCH_START_AT (seconds since the epoch).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine
+from papermill.log import logger
+from papermill.utils import merge_kwargs, remove_args
+
+from nborch.execution.papermill_command import START_AT
+
+
+class _TimedNotebookClient(PapermillNotebookClient):  # type: ignore[misc]
+    def papermill_execute_cells(self) -> None:
+        start_at = os.environ.get(START_AT)
+        delay = float(start_at) - time.time() if start_at else 0.0
+        if delay > 0:
+            self.log.info(f"Kernel ready; the first cell starts in {delay:.2f} s, on schedule")
+            time.sleep(delay)
+        super().papermill_execute_cells()
+
+
+class TimedEngine(NBClientEngine):  # type: ignore[misc]
+    """papermill's nbclient engine with the wait above; otherwise the same."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs = remove_args(["input_path"], **kwargs)
+        safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+        final_kwargs = merge_kwargs(
+            safe_kwargs,
+            timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=logger,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        return _TimedNotebookClient(nb_man, **final_kwargs).execute()
