@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make demo   installs nborch and runs the main job on the embedded default
-#   make test   installs what the tests need (PostgreSQL included, when root) and runs them
+#   make test   installs what the tests need (PostgreSQL and a Docker engine included, when
+#               root) and runs them
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,7 +22,7 @@ lint: install-test
 	$(VENV)/bin/mypy nborch
 
 bench: install-test services
-	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py; do \
+	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py bench/docker_overhead.py; do \
 		echo "== $$script"; $(PY) $$script || exit 1; done
 
 $(VENV)/bin/python:
@@ -38,6 +39,7 @@ install-test: $(VENV)/bin/python
 
 services:
 	@bash scripts/install-postgres.sh
+	@bash scripts/install-docker.sh
 
 clean:
 	rm -rf $(VENV) .demo build *.egg-info

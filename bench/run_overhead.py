@@ -13,6 +13,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from common import (
     deploy_trivial,
@@ -49,12 +50,21 @@ def raw_papermill(home: Path, runs: int) -> list[float]:
     return times
 
 
-def through_worker(home: Path, runs: int, poll_interval: float) -> list[float]:
+def through_worker(
+    home: Path,
+    runs: int,
+    poll_interval: float,
+    pool_type: str = "process",
+    job_variables: dict[str, Any] | None = None,
+) -> list[float]:
+    """Seconds from `create_run` to a final state, one run at a time, on one worker of a
+    fresh pool of `pool_type`."""
     client = LocalClient()
-    deployment = deploy_trivial(client, home, POOL)
+    pool = f"{POOL}-{pool_type}"
+    deployment = deploy_trivial(client, home, pool, pool_type, job_variables)
     times = []
-    with worker_process(home, POOL, poll_interval=poll_interval) as worker:
-        wait_for_worker(client, POOL, worker)
+    with worker_process(home, pool, poll_interval=poll_interval) as worker:
+        wait_for_worker(client, pool, worker)
         for _ in range(runs):
             with timed() as t:
                 run = client.create_run(deployment, parameters={"n": 3})
@@ -62,7 +72,7 @@ def through_worker(home: Path, runs: int, poll_interval: float) -> list[float]:
             if run.state is not StateType.COMPLETED:
                 raise RuntimeError(
                     f"run {run.id} ended {run.state.value}: {run.state_message}\n"
-                    + worker_log(home, POOL)[-2000:]
+                    + worker_log(home, pool)[-2000:]
                 )
             times.append(t[0])
     return times  # leaving the block sends the worker SIGTERM and waits for it

@@ -13,6 +13,7 @@ import argparse
 import time
 from datetime import timezone
 from pathlib import Path
+from typing import Any
 
 from common import deploy_trivial, print_table, temp_home, worker_log, worker_process
 
@@ -20,9 +21,18 @@ from nborch.client import LocalClient
 from nborch.models import StateType
 
 
-def measure(home: Path, client: LocalClient, limit: int, runs: int, timeout: float) -> list[object]:
-    pool = f"bench-throughput-limit{limit}"
-    deployment = deploy_trivial(client, home, pool)
+def measure(
+    home: Path,
+    client: LocalClient,
+    limit: int,
+    runs: int,
+    timeout: float,
+    pool_type: str = "process",
+    job_variables: dict[str, Any] | None = None,
+) -> list[object]:
+    """[limit, runs, first claim s, total s, runs/min] on one worker of a fresh pool."""
+    pool = f"bench-throughput-{pool_type}-limit{limit}"
+    deployment = deploy_trivial(client, home, pool, pool_type, job_variables)
     run_ids = {client.create_run(deployment, parameters={"n": 3}).id for _ in range(runs)}
     wall_start = time.time()
     start = time.perf_counter()

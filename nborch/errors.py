@@ -7,7 +7,9 @@ NborchError
  │    └── ParameterError    a flow parameter that is unknown or of the wrong type
  ├── ConflictError          the object is not in a state that allows the action
  ├── StoreError             the store cannot be opened or migrated
- └── NotebookError          a notebook file is missing or unreadable
+ ├── NotebookError          a notebook file is missing or unreadable
+ └── InfrastructureError    the infrastructure (a Docker engine, an image) cannot do what a
+                            run or a command needs
 """
 
 from __future__ import annotations
@@ -53,3 +55,7 @@ class StoreError(NborchError):
 
 class NotebookError(NborchError):
     """A notebook file is missing, unreadable or not a notebook."""
+
+
+class InfrastructureError(NborchError):
+    """The infrastructure (a Docker engine, an image, a build) cannot do what was asked."""

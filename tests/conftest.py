@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
 
 from nborch.client import LocalClient
@@ -31,6 +33,35 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(server)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> docker.DockerClient:
+    """The machine's real Docker engine; the docker tests are skipped (failed in CI) without."""
+    engine = engine_or_reason()
+    if isinstance(engine, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs a Docker engine: {engine}")
+        pytest.skip(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def runtime_image(docker_engine: docker.DockerClient) -> Iterator[str]:
+    """`nborch image build-runtime`'s image, built once (and then only when its recipe
+    changes: a machine that has it already pays nothing). The images the tests build on it
+    are removed at the end."""
+    from nborch.containers.runtime_image import build_runtime_image
+    from nborch.errors import InfrastructureError
+
+    try:
+        tag = build_runtime_image(echo=lambda line: print(f"[runtime image] {line}")).tag
+    except InfrastructureError as err:  # e.g. not root, so no debootstrap
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the runtime image: {err}")
+        pytest.skip(f"no runtime image: {err}")
+    yield tag
+    remove_test_images(docker_engine)
 
 
 @pytest.fixture

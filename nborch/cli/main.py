@@ -21,7 +21,7 @@ class NborchGroup(click.Group):
         except NborchError as err:
             from rich.markup import escape
 
-            from nborch.cli.output import error_console
+            from nborch.display import error_console
 
             error_console.print(f"[red]Error:[/] {escape(err.message)}")
             sys.exit(err.exit_code)
@@ -45,7 +45,7 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from nborch.cli import deployments, pools, queues, runs, workers
+    from nborch.cli import deployments, images, pools, queues, runs, workers
 
     cli.add_command(pools.work_pool)
     cli.add_command(queues.work_queue)
@@ -54,6 +54,7 @@ def _register_commands() -> None:
     cli.add_command(deployments.deployment)
     cli.add_command(runs.flow_run)
     cli.add_command(runs.run)
+    cli.add_command(images.image)
 
 
 _register_commands()

@@ -13,6 +13,15 @@ import nbformat
 from nborch.models import CellFailure, StateType
 
 _OOM_EXIT = 137  # 128 + SIGKILL, as containers and shells report it
+_SHELL_EXITS = {126: "command not executable", 127: "command not found"}
+
+# A worker whose infrastructure reports an out-of-memory kill (a container's OOMKilled) writes
+# a log line starting with this; the outcome then says so.
+OUT_OF_MEMORY = "nborch: out of memory"
+
+
+def out_of_memory_line(detail: str) -> str:
+    return f"{OUT_OF_MEMORY}: {detail}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ def describe_exit(exit_code: int) -> str:
         return f"killed by {name}{hint}"
     if exit_code == _OOM_EXIT:
         return "killed (exit 137: out of memory?)"
+    if exit_code in _SHELL_EXITS:
+        return f"exit code {exit_code}: {_SHELL_EXITS[exit_code]}"
     if exit_code > 128:  # how shells and containers report death by a signal
         try:
             return f"killed by {signal.Signals(exit_code - 128).name} (exit {exit_code})"
@@ -78,6 +89,10 @@ def judge_outcome(
     failure = read_failure(output_path) if output_path else None
     if exit_code == 0:
         return Outcome(StateType.COMPLETED, "")
+    oom = next((line for line in log_tail if line.startswith(OUT_OF_MEMORY)), None)
+    if oom is not None:
+        detail = oom[len(OUT_OF_MEMORY) :].lstrip(": ")
+        return Outcome(StateType.CRASHED, f"Out of memory: {detail}", failure)
     timeout = next((line for line in log_tail if "CellTimeoutError" in line), None)
     if timeout is not None:  # nbclient interrupts the kernel: the cell shows KeyboardInterrupt
         detail = timeout.split("CellTimeoutError:", 1)[-1].strip()

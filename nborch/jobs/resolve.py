@@ -33,7 +33,15 @@ def _allowed(schema: Mapping[str, Any]) -> str:
         return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
     kinds = schema.get("type", "any value")
     text = " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
+    items = schema.get("items")
+    if text == "array" and isinstance(items, dict) and "type" in items:
+        text = f"array of {items['type']}"
     bounds = [f"{k} {schema[k]}" for k in ("minimum", "maximum", "exclusiveMinimum") if k in schema]
+    refused = schema.get("not", {})
+    if isinstance(refused, dict) and "const" in refused:
+        text += f", except {json.dumps(refused['const'])}"
+    if "examples" in schema:
+        bounds.append("e.g. " + ", ".join(json.dumps(v) for v in schema["examples"]))
     return text + (f" ({', '.join(bounds)})" if bounds else "")
 
 
@@ -61,9 +69,14 @@ def validate_job_variables(
     if error is not None:
         name = str(error.path[0]) if error.path else "?"
         value = merged.get(name, error.instance)
+        reason = (
+            f"the template refuses {json.dumps(error.instance)}"
+            if error.validator == "not"
+            else error.message
+        )
         raise ValidationError(
             f"Job variable '{name}' = {json.dumps(value)} is not allowed by {owner}: "
-            f"{error.message}. Allowed: {_allowed(properties.get(name, error.schema))}."
+            f"{reason}. Allowed: {_allowed(properties.get(name, error.schema))}."
         )
 
 

@@ -5,12 +5,24 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from nborch.client.base import NborchClient
 
-# Lines that say nothing to the user: noise from jupyter_client and ipykernel.
-_NOISE = ("Kernel is running over TCP without encryption",)
+# Lines that say nothing to the user: noise from jupyter_client and ipykernel (which logs
+# the interrupt jupyter_client sends to every kernel it shuts down).
+_NOISE = (
+    "Kernel is running over TCP without encryption",
+    "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel.",
+)
+
+
+def is_noise(line: str) -> bool:
+    """A line the shipper drops."""
+    return any(noise in line for noise in _NOISE)
+
+
+MASK = "*****"
 
 
 class LogShipper:
@@ -28,15 +40,22 @@ class LogShipper:
         self.run_id = run_id
         self.interval = interval
         self.tail: deque[str] = deque(maxlen=20)
+        self._secrets: list[str] = []
         self._pending: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"logs-{run_id}", daemon=True)
         self._thread.start()
 
+    def mask(self, secrets: Iterable[str]) -> None:
+        """Never let these values through: they are replaced by MASK in every line."""
+        self._secrets.extend(s for s in secrets if s)
+
     def write(self, line: str) -> None:
-        if any(noise in line for noise in _NOISE):
+        if is_noise(line):
             return
+        for secret in self._secrets:
+            line = line.replace(secret, MASK)
         with self._lock:
             self._pending.append(line)
             self.tail.append(line)

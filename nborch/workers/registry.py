@@ -10,6 +10,7 @@ from nborch.models import PoolType
 
 _WORKERS: dict[PoolType, str] = {
     PoolType.PROCESS: "nborch.workers.process:ProcessWorker",
+    PoolType.DOCKER: "nborch.workers.docker:DockerWorker",
 }
 
 

@@ -11,7 +11,12 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 from support.notebooks import failing_notebook, make_notebook
 
-from nborch.execution.outcome import describe_exit, judge_outcome, read_failure
+from nborch.execution.outcome import (
+    describe_exit,
+    judge_outcome,
+    out_of_memory_line,
+    read_failure,
+)
 from nborch.models import StateType
 
 
@@ -160,3 +165,30 @@ def test_describe_exit() -> None:
     assert "out of memory" in describe_exit(137)
     assert describe_exit(2) == "exit code 2"
     assert "signal 200" in describe_exit(-200)
+
+
+# --- out of memory and commands that do not run -----------------------------------------------
+
+
+def test_an_out_of_memory_line_crashes_the_run_with_its_detail(tmp_path: Path) -> None:
+    detail = "container 0123456789ab was OOM-killed (mem_limit 64 MiB): raise mem_limit"
+    tail = [
+        "Executing Cell 2",
+        "nbclient.exceptions.DeadKernelError: Kernel died",
+        out_of_memory_line(detail),
+    ]
+    outcome = judge_outcome(1, tmp_path / "never-written.ipynb", tail)
+    assert outcome.state is StateType.CRASHED
+    assert outcome.message == f"Out of memory: {detail}"
+    # A run that completed although something in it was killed for memory completed.
+    assert judge_outcome(0, None, tail).state is StateType.COMPLETED
+    assert judge_outcome(1, None, tail, cancelled=True).state is StateType.CANCELLED
+
+
+def test_a_command_that_is_not_found_says_so() -> None:
+    tail = ["[FATAL tini (7)] exec no-such-papermill failed: No such file or directory"]
+    outcome = judge_outcome(127, None, tail)
+    assert outcome.state is StateType.FAILED
+    assert "exit code 127: command not found" in outcome.message
+    assert "no-such-papermill" in outcome.message
+    assert describe_exit(126) == "exit code 126: command not executable"

@@ -76,11 +76,11 @@ def test_default_template_is_a_fresh_copy_each_time() -> None:
     assert "extra" not in second["job_configuration"]
 
 
-def test_pool_type_without_a_worker_is_refused() -> None:
-    with pytest.raises(ValidationError) as caught:
-        default_base_job_template(PoolType.DOCKER)
-    assert "'docker'" in str(caught.value)
-    assert "Available: process" in str(caught.value)
+def test_every_pool_type_has_a_valid_default_template() -> None:
+    for pool_type in PoolType:
+        template = default_base_job_template(pool_type)
+        assert validate_base_job_template(template, OWNER) is template
+        assert resolve_job_configuration(template)  # every variable has a default
 
 
 # --- resolve_job_configuration --------------------------------------------------------------

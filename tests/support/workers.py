@@ -1,0 +1,45 @@
+"""Worker processes with short intervals, and waiting for a run to end."""
+
+from __future__ import annotations
+
+from nborch.client import NborchClient
+from nborch.models import FlowRun
+from support.processes import WorkerProcess, wait_for
+
+# Short heartbeats, checks and grace periods, so that the end-to-end tests are quick.
+FAST = {
+    "NBORCH_HEARTBEAT_INTERVAL": "0.5",
+    "NBORCH_WORKER_TIMEOUT": "3",
+    "NBORCH_CANCEL_CHECK_INTERVAL": "0.2",
+    "NBORCH_KILL_GRACE_PERIOD": "2",
+}
+
+
+def start_worker(
+    started: list[WorkerProcess], *args: str, env: dict[str, str] | None = None
+) -> WorkerProcess:
+    """`nborch worker start ARGS --poll-interval 0.2`, once it says it started."""
+    worker = WorkerProcess(*args, "--poll-interval", "0.2", env=env)
+    started.append(worker)
+    worker.wait_started()
+    return worker
+
+
+def final_run(client: NborchClient, run: FlowRun, timeout: float = 90) -> FlowRun:
+    """The run once it is in a final state."""
+    return wait_for(
+        lambda: (r := client.get_run(run.id)) and r.state.is_final and r,
+        timeout,
+        lambda: f"run is {client.get_run(run.id).state}",
+    )
+
+
+def logged(client: NborchClient, run: FlowRun, text: str, timeout: float = 90) -> str:
+    """The first stored log line of the run that contains `text`, once there is one."""
+    return wait_for(
+        lambda: next(
+            (line.message for line in client.read_logs(run.id) if text in line.message), None
+        ),
+        timeout,
+        lambda: "logs so far: " + " | ".join(line.message for line in client.read_logs(run.id)),
+    )
