@@ -1,45 +1,58 @@
 """nborch: notebook orchestration that lives inside Jupyter.
 
-from nborch import Flow, get_client
+    from nborch import flow, run_deployment
 
-flow = Flow.from_notebook("notebooks/hello.ipynb")
-flow.deploy("daily", "my-pool", parameters={"times": 2})
-get_client().create_run("hello/daily", parameters={"name": "Ada"})
+    hello = flow("notebooks/hello.ipynb")
+    hello.deploy("daily", "my-pool", cron="0 1 * * *", parameters={"times": 2})
+    run = run_deployment("hello/daily", parameters={"name": "Ada"}, timeout=60)
+    run.output_notebook()
+
+In a notebook: `%load_ext nborch`, then `%%flow`, `%deploy`, `%serve`, `%worker` ...
+
+Names are imported when first used, so that a process that needs one module of nborch
+(a papermill run, say) does not pay for all of it.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from nborch.client import NborchClient, get_client
-from nborch.errors import NborchError
-from nborch.flows import Flow
-from nborch.models import (
-    Deployment,
-    FlowRun,
-    PoolStatus,
-    PoolType,
-    StateType,
-    Worker,
-    WorkPool,
-    WorkQueue,
-)
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("nborch")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-__all__ = [
-    "Deployment",
-    "Flow",
-    "FlowRun",
-    "NborchClient",
-    "NborchError",
-    "PoolStatus",
-    "PoolType",
-    "StateType",
-    "WorkPool",
-    "WorkQueue",
-    "Worker",
-    "__version__",
-    "get_client",
-]
+_WHERE = {
+    "Deployment": "nborch.models",
+    "Flow": "nborch.flows",
+    "FlowRun": "nborch.models",
+    "NborchClient": "nborch.client",
+    "NborchError": "nborch.errors",
+    "PoolStatus": "nborch.models",
+    "PoolType": "nborch.models",
+    "RunHandle": "nborch.run_handle",
+    "StateType": "nborch.models",
+    "WorkPool": "nborch.models",
+    "WorkQueue": "nborch.models",
+    "Worker": "nborch.models",
+    "flow": "nborch.flows",
+    "get_client": "nborch.client",
+    "load_ipython_extension": "nborch.notebook",
+    "run_deployment": "nborch.run_handle",
+}
+
+__all__ = sorted([*_WHERE, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'nborch' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

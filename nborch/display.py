@@ -1,4 +1,5 @@
-"""Printing for people (rich tables) and for machines (`--json`)."""
+"""Printing for people (rich tables) and for machines (JSON): the CLI, the magics and the
+library (deploy's confirmation) all print through here."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nborch.models import PoolStatus, StateType
+from nborch.models import Deployment, PoolStatus, StateType
 
 # Piped output is not cut to 80 columns.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -92,3 +93,21 @@ def fmt_time(moment: Any) -> str:
 
 def fmt_limit(limit: int | None) -> str:
     return "∞" if limit is None else str(limit)
+
+
+def print_deployment_summary(deployment: Deployment, created: bool) -> None:
+    """The confirmation `deploy` prints (as the seed shows it)."""
+    console.print("Successfully created/updated all deployments!")
+    print_table(
+        "Deployments",
+        ["Name", "Status", "Details"],
+        [
+            (
+                deployment.full_name,
+                "created" if created else "updated",
+                f"pool {deployment.pool_name}, queue {deployment.queue_name}",
+            )
+        ],
+    )
+    console.print("To schedule a run for this deployment, use the following command:")
+    console.print(f"\n        $ nborch deployment run '{deployment.full_name}'\n", markup=False)

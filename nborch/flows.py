@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -9,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from nborch.client import NborchClient, get_client
+from nborch.display import print_deployment_summary
 from nborch.execution.notebooks import default_flow_name, read_parameter_specs
 from nborch.models import CatchUp, Deployment, DeploymentSpec, ParameterSpec, ScheduleSpec
 from nborch.parameters import validate_parameters
+from nborch.sources import check_out, is_git_url, split_entrypoint
+from nborch.workers.background import BackgroundWorker
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Flow:
         build: bool = True,
         push: bool = False,
         dockerfile: str | None = None,
+        quiet: bool = False,
         client: NborchClient | None = None,
     ) -> tuple[Deployment, bool]:
         """Create or update the deployment `flow/name` on a work pool; returns it and
@@ -116,7 +121,51 @@ class Flow:
             concurrency_limit=concurrency_limit,
             paused=paused,
         )
-        return client.apply_deployment(spec)
+        deployment, created = client.apply_deployment(spec)
+        if not quiet:
+            print_deployment_summary(deployment, created)
+        return deployment, created
+
+    def serve(
+        self,
+        name: str,
+        *,
+        background: bool = False,
+        limit: int | None = None,
+        client: NborchClient | None = None,
+        **deploy_options: Any,
+    ) -> BackgroundWorker | None:
+        """Deploy this flow as `name` and run its runs from this process, following its
+        schedules (`cron=`, `interval=`, as for `deploy`): blocks until Ctrl+C, or with
+        `background=True` returns the running worker (`.stop()` it)."""
+        from nborch.serving import serve
+
+        _deployment, worker = serve(
+            self, name, background=background, limit=limit, client=client, **deploy_options
+        )
+        return worker
+
+    @classmethod
+    def from_source(cls, source: str | Path, entrypoint: str) -> Flow:
+        """The flow at `entrypoint` ("path/nb.ipynb" or "path/nb.ipynb:flow_name") in
+        `source`: a folder (referenced where it is, not copied) or a git URL (each run
+        checks out the branch's newest commit and records it)."""
+        path, name = split_entrypoint(entrypoint)
+        if isinstance(source, str) and is_git_url(source):
+            with tempfile.TemporaryDirectory(prefix="nborch-source-") as scratch:
+                checkout = check_out(source, Path(scratch) / "checkout")
+                found = cls.from_notebook(checkout.path / path, name)
+            return cls(name=found.name, source=source, entrypoint=path, parameters=found.parameters)
+        folder = Path(source).expanduser().resolve()
+        found = cls.from_notebook(folder / path, name)
+        return cls(
+            name=found.name, source=str(folder), entrypoint=path, parameters=found.parameters
+        )
+
+
+def flow(path: str | Path, name: str | None = None) -> Flow:
+    """The flow of a notebook: `flow("notebooks/report.ipynb").deploy(...)`."""
+    return Flow.from_notebook(path, name)
 
 
 def schedule_specs(

@@ -224,6 +224,8 @@ class FlowRun(_Model):
     state_message: str = ""
     parameters: dict[str, Any] = Field(default_factory=dict)
     job_variables: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None  # the deployment's source: a folder or a git URL
+    source_commit: str | None = None  # the git commit this run was checked out at
     input_path: str
     cwd: str | None = None
     output_path: str | None = None

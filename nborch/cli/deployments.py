@@ -14,7 +14,6 @@ from nborch.cli.options import (
     param_option,
     parse_job_variables,
 )
-from nborch.cli.output import console, fmt_limit, fmt_time, print_fields, print_json, print_table
 from nborch.cli.schedules import (
     catch_up_option,
     schedule,
@@ -23,6 +22,15 @@ from nborch.cli.schedules import (
     specs_from_options,
 )
 from nborch.cli.watch import watch_run
+from nborch.display import (
+    console,
+    fmt_limit,
+    fmt_time,
+    print_deployment_summary,
+    print_fields,
+    print_json,
+    print_table,
+)
 from nborch.flows import Flow
 from nborch.models import Deployment
 from nborch.parameters import parse_cli_parameters
@@ -111,26 +119,14 @@ def deploy(
         build=build,
         push=push,
         dockerfile=dockerfile,
+        quiet=True,
     )
     if as_json:
         print_json(deployment)
         return
     if image and build:
         console.print(f"Built image '{image}' from {flow.source}.", markup=False)
-    console.print("Successfully created/updated all deployments!")
-    print_table(
-        "Deployments",
-        ["Name", "Status", "Details"],
-        [
-            (
-                deployment.full_name,
-                "created" if created else "updated",
-                f"pool {deployment.pool_name}, queue {deployment.queue_name}",
-            )
-        ],
-    )
-    console.print("To schedule a run for this deployment, use the following command:")
-    console.print(f"\n        $ nborch deployment run '{deployment.full_name}'\n", markup=False)
+    print_deployment_summary(deployment, created)
 
 
 @click.group("deployment")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from nborch.cli.options import client, json_option
-from nborch.cli.output import (
+from nborch.display import (
     console,
     fmt_limit,
     fmt_time,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from nborch.cli.options import client, json_option
-from nborch.cli.output import console, fmt_limit, print_json, print_table
+from nborch.display import console, fmt_limit, print_json, print_table
 
 pool_option = click.option("--pool", "pool_name", required=True, help="The queue's work pool.")
 

@@ -11,7 +11,8 @@ import yaml
 from rich.markup import escape
 
 from nborch.cli.options import client, json_option
-from nborch.cli.output import (
+from nborch.cli.watch import follow_logs
+from nborch.display import (
     console,
     error_console,
     fmt_time,
@@ -20,7 +21,6 @@ from nborch.cli.output import (
     print_table,
     styled_state,
 )
-from nborch.cli.watch import follow_logs
 from nborch.errors import ValidationError
 from nborch.execution.notebooks import read_parameter_specs
 from nborch.models import FlowRun, StateType

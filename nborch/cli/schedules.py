@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from nborch.cli.options import client, json_option, param_option
-from nborch.cli.output import console, fmt_time, print_json, print_table
+from nborch.display import console, fmt_time, print_json, print_table
 from nborch.models import CatchUp, Schedule, ScheduleSpec
 from nborch.parameters import parse_cli_parameters
 

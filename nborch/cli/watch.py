@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
-from nborch.cli.output import console, styled_state
 from nborch.client import NborchClient
+from nborch.display import console, styled_state
 from nborch.models import FlowRun
 
 FOLLOW_INTERVAL = 0.3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from nborch.cli.options import client, json_option
-from nborch.cli.output import console, print_json, print_table
+from nborch.display import console, print_json, print_table
 from nborch.timeutil import ago
 from nborch.workers import worker_class_for
 

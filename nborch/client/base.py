@@ -180,6 +180,8 @@ class NborchClient(ABC):
     @abstractmethod
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None: ...
     @abstractmethod
+    def record_source_commit(self, run_id: str | uuid.UUID, commit: str) -> None: ...
+    @abstractmethod
     def take_over_run(
         self,
         run_id: str | uuid.UUID,

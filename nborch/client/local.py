@@ -252,6 +252,9 @@ class LocalClient(NborchClient):
     def record_infrastructure(self, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
         runs.record_infrastructure(self.store, run_id, infrastructure_id)
 
+    def record_source_commit(self, run_id: str | uuid.UUID, commit: str) -> None:
+        runs.record_source_commit(self.store, run_id, commit)
+
     def take_over_run(
         self,
         run_id: str | uuid.UUID,

@@ -1,6 +1,6 @@
 """A papermill engine that starts the kernel, then waits for the run's scheduled time before
 the first cell: workers launch a run a few seconds early (`--prestart`) and its notebook
-still begins exactly on time. Registered with papermill as the engine `nborch`.
+still begins exactly on time. `timed_papermill` runs papermill with it as engine `nborch`.
 
 The time comes in the environment as NBORCH_START_AT (seconds since the epoch).
 """

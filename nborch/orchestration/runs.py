@@ -9,6 +9,7 @@ atomic claims under concurrency limits, cancellation, crash detection and retrie
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.parameters import validate_parameters
 from nborch.settings import get_settings
+from nborch.sources import is_git_url
 from nborch.store.engine import Store
 from nborch.store.tables import (
     DeploymentRow,
@@ -77,6 +79,7 @@ def _runs_query():  # type: ignore[no-untyped-def]
             WorkPoolRow.name,
             WorkQueueRow.name,
             WorkerRow.name,
+            DeploymentRow.source,
         )
         .join(FlowRow, FlowRunRow.flow_id == FlowRow.id)
         .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
@@ -93,6 +96,7 @@ def _to_model(
     pool: str | None,
     queue: str | None,
     worker: str | None,
+    source: str | None,
     history: Sequence[FlowRunStateRow] = (),
 ) -> FlowRun:
     return FlowRun(
@@ -110,6 +114,8 @@ def _to_model(
         state_message=row.state_message,
         parameters=row.parameters,
         job_variables=row.job_variables,
+        source=source,
+        source_commit=row.source_commit,
         input_path=row.input_path,
         cwd=row.cwd,
         output_path=row.output_path,
@@ -143,9 +149,11 @@ def _load(session: Session, run_ids: Sequence[str], with_history: bool) -> list[
     models = []
     for run_id in run_ids:
         if run_id in found:
-            row, flow, deployment, pool, queue, worker = found[run_id]
+            row, flow, deployment, pool, queue, worker, source = found[run_id]
             models.append(
-                _to_model(row, flow, deployment, pool, queue, worker, histories.get(run_id, []))
+                _to_model(
+                    row, flow, deployment, pool, queue, worker, source, histories.get(run_id, [])
+                )
             )
     return models
 
@@ -200,8 +208,18 @@ def _run_name(prefix: str, run_id: str) -> str:
     return f"{prefix}-{run_id[:8]}"
 
 
+def notebook_location(source: str, entrypoint: str) -> tuple[str, str | None]:
+    """(input path, working directory) of a deployment's runs. A git source is checked out
+    by the worker for each run: until then the path is the entrypoint inside it."""
+    if is_git_url(source):
+        return entrypoint, None
+    notebook = Path(source) / entrypoint
+    return str(notebook), str(notebook.parent)
+
+
 def output_path_for(run_id: str) -> str:
-    return str(get_settings().runs_dir / run_id / "output.ipynb")
+    # Plain string joining: the scheduler calls this for every run it makes.
+    return os.path.join(get_settings().runs_dir, run_id, "output.ipynb")
 
 
 def _add_state(
@@ -244,7 +262,7 @@ def create_run(
             owner=f"work pool '{pool.name}'",
         )
         run_id = str(uuid.uuid4())
-        input_path = Path(dep.source) / dep.entrypoint
+        input_path, cwd = notebook_location(dep.source, dep.entrypoint)
         row = FlowRunRow(
             id=run_id,
             name=_run_name(dep.name, run_id),
@@ -254,8 +272,8 @@ def create_run(
             queue_id=dep.queue_id,
             parameters={**dep.parameters, **parameters},
             job_variables={**dep.job_variables, **job_variables},
-            input_path=str(input_path),
-            cwd=str(input_path.parent),
+            input_path=input_path,
+            cwd=cwd,
             output_path=output_path_for(run_id),
             run_count=0,
             retries=dep.retries,
@@ -421,7 +439,13 @@ def set_state(
 
 
 def _transition(
-    session: Session, row: FlowRunRow, state: StateType, message: str, now: datetime
+    session: Session,
+    row: FlowRunRow,
+    state: StateType,
+    message: str,
+    now: datetime,
+    *,
+    worker_vanished: bool = False,
 ) -> None:
     current = StateType(row.state)
     if state not in ALLOWED_TRANSITIONS[current]:
@@ -440,23 +464,35 @@ def _transition(
     if state.is_final:
         row.end_time = now
     if state in (S.FAILED, S.CRASHED):
-        _retry_if_allowed(session, row, current, message, now)
+        _retry_if_allowed(session, row, current, message, now, worker_vanished)
 
 
 def _retry_if_allowed(
-    session: Session, row: FlowRunRow, previous: StateType, reason: str, now: datetime
+    session: Session,
+    row: FlowRunRow,
+    previous: StateType,
+    reason: str,
+    now: datetime,
+    worker_vanished: bool,
 ) -> None:
-    never_started = previous is S.PENDING and row.run_count == 0
-    if never_started and row.state == S.CRASHED.value:
-        message = f"Rescheduled: it crashed before it started ({reason})"
-    elif row.run_count <= row.retries:
-        message = f"Retry {row.run_count} of {row.retries} after {row.state}: {reason}"
+    if previous is S.PENDING and worker_vanished:
+        message = f"Rescheduled: {reason}"  # it never ran: another worker may take it
     else:
-        return
+        if previous is S.PENDING:
+            row.run_count += 1  # its worker could not start it: that was an attempt
+        if row.run_count > row.retries:
+            return
+        message = f"Retry {row.run_count} of {row.retries} after {row.state}: {reason}"
     row.worker_id = None
     row.end_time = None
     row.scheduled_time = now
     _add_state(session, row, S.SCHEDULED, message, now)
+
+
+def record_source_commit(store: Store, run_id: str | uuid.UUID, commit: str) -> None:
+    """The commit of a git source that the run was checked out at."""
+    with store.write() as session:
+        run_by_id(session, str(run_id), for_update=True).source_commit = commit
 
 
 def record_infrastructure(store: Store, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
@@ -550,7 +586,9 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
             if row.state == S.CANCELLING.value:
                 _transition(session, row, S.CANCELLED, f"Cancelled; {reason}", now)
             else:
-                _transition(session, row, S.CRASHED, f"Crashed: {reason}", now)
+                _transition(
+                    session, row, S.CRASHED, f"Crashed: {reason}", now, worker_vanished=True
+                )
         return [row.id for row, _, _ in orphans]
 
 

@@ -10,24 +10,29 @@ time; when it dies, another takes over after the lease's time to live.
 from __future__ import annotations
 
 import uuid
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import String, Table, Text, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType
 from nborch.orchestration.leases import acquire_lease
-from nborch.orchestration.runs import crash_orphaned_runs, output_path_for
+from nborch.orchestration.runs import crash_orphaned_runs, notebook_location, output_path_for
 from nborch.orchestration.timetables import Timetable
 from nborch.settings import get_settings
 from nborch.store.engine import Store
-from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, ScheduleRow
+from nborch.store.tables import (
+    DeploymentRow,
+    FlowRunRow,
+    FlowRunStateRow,
+    ScheduleRow,
+    UTCDateTime,
+)
 from nborch.timeutil import utcnow
 
 LEASE = "scheduler"
@@ -35,7 +40,8 @@ LEASE = "scheduler"
 _RUNS = cast(Table, FlowRunRow.__table__)
 _STATES = cast(Table, FlowRunStateRow.__table__)
 _SCHEDULES = cast(Table, ScheduleRow.__table__)
-_CHUNK = 500  # rows per statement: well under SQLite's limit on bound variables
+_CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound variables
+_BATCH = 100  # runs per INSERT statement
 _TICK = timedelta(microseconds=1)
 
 
@@ -85,25 +91,34 @@ def plan_slots(
     raise AssertionError("a timetable never ends")
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[str]:
+    """Insert the runs; a slot that has its run already is skipped. Returns the ids of the
+    runs inserted (RETURNING also lets SQLAlchemy batch the rows into few statements)."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(_RUNS).on_conflict_do_nothing(
-        index_elements=["schedule_id", "slot_time"]
+    statement = (
+        module.insert(_RUNS)
+        .on_conflict_do_nothing(index_elements=["schedule_id", "slot_time"])
+        .returning(_RUNS.c.id)
+        # Same-sized batches: psycopg parses the statement once and reuses it.
+        .execution_options(insertmanyvalues_page_size=_BATCH)
     )
-    session.connection().execute(statement, rows)
+    return list(session.connection().execute(statement, rows).scalars())
 
 
 def add_states(
     session: Session, run_ids: Sequence[str], state: StateType, message: str, now: datetime
 ) -> None:
-    if run_ids:
+    """Record `state` for many runs: one INSERT ... SELECT per chunk of ids, not a row each."""
+    for start in range(0, len(run_ids), _CHUNK):
+        rows = select(
+            _RUNS.c.id,
+            literal(state.value, String()),
+            literal(message, Text()),
+            literal(now, UTCDateTime()),
+        ).where(_RUNS.c.id.in_(run_ids[start : start + _CHUNK]))
         session.connection().execute(
-            insert(_STATES),
-            [
-                {"run_id": i, "type": state.value, "message": message, "timestamp": now}
-                for i in run_ids
-            ],
+            insert(_STATES).from_select(["run_id", "type", "message", "timestamp"], rows)
         )
 
 
@@ -143,7 +158,9 @@ def schedule_runs(store: Store, now: datetime) -> int:
             )
         ).all()
         runs: list[dict[str, Any]] = []
-        cursors: list[dict[str, Any]] = []
+        cursors: dict[datetime, list[str]] = defaultdict(list)
+        # Schedules alike (same timetable, cursor and policy) share one plan per tick.
+        plans: dict[tuple[Any, ...], tuple[list[datetime], datetime]] = {}
         for (
             schedule_id,
             cron,
@@ -165,16 +182,20 @@ def schedule_runs(store: Store, now: datetime) -> int:
             entrypoint,
             catch_up,
         ) in due:
-            slots, following = plan_slots(
-                Timetable(cron, interval, anchor, tz),
-                next_slot,
-                CatchUp(catch_up),
-                now,
-                horizon_end,
-                settings.scheduler_max_runs,
-            )
-            cursors.append({"b_id": schedule_id, "b_next": following})
-            notebook = Path(source) / entrypoint
+            key = (cron, interval, anchor, tz, next_slot, catch_up)
+            if key not in plans:
+                plans[key] = plan_slots(
+                    Timetable(cron, interval, anchor, tz),
+                    next_slot,
+                    CatchUp(catch_up),
+                    now,
+                    horizon_end,
+                    settings.scheduler_max_runs,
+                )
+            slots, following = plans[key]
+            cursors[following].append(schedule_id)
+            input_path, cwd = notebook_location(source, entrypoint)
+            run_parameters = {**parameters, **schedule_parameters}
             for slot in slots:
                 run_id = str(uuid.uuid4())
                 runs.append(
@@ -190,10 +211,10 @@ def schedule_runs(store: Store, now: datetime) -> int:
                         "scheduled_time": slot,
                         "state": StateType.SCHEDULED.value,
                         "state_message": "",
-                        "parameters": {**parameters, **schedule_parameters},
+                        "parameters": run_parameters,
                         "job_variables": job_variables,
-                        "input_path": str(notebook),
-                        "cwd": str(notebook.parent),
+                        "input_path": input_path,
+                        "cwd": cwd,
                         "output_path": output_path_for(run_id),
                         "run_count": 0,
                         "retries": retries,
@@ -201,20 +222,15 @@ def schedule_runs(store: Store, now: datetime) -> int:
                         "created": now,
                     }
                 )
-        created: list[str] = []
-        for start in range(0, len(runs), _CHUNK):
-            chunk = runs[start : start + _CHUNK]
-            _insert_ignoring_duplicates(session, chunk)
-            ids = [run["id"] for run in chunk]
-            created += session.scalars(select(FlowRunRow.id).where(FlowRunRow.id.in_(ids))).all()
+        created = _insert_ignoring_duplicates(session, runs) if runs else []
         add_states(session, created, StateType.SCHEDULED, "Scheduled", now)
-        if cursors:
-            session.connection().execute(
-                update(_SCHEDULES)
-                .where(_SCHEDULES.c.id == bindparam("b_id"))
-                .values(next_slot=bindparam("b_next")),
-                cursors,
-            )
+        for following, schedule_ids in cursors.items():  # most share a few values
+            for start in range(0, len(schedule_ids), _CHUNK):
+                session.connection().execute(
+                    update(_SCHEDULES)
+                    .where(_SCHEDULES.c.id.in_(schedule_ids[start : start + _CHUNK]))
+                    .values(next_slot=following)
+                )
         return len(created)
 
 

@@ -205,6 +205,7 @@ class FlowRunRow(Base):
     cwd: Mapped[str | None] = mapped_column(Text, nullable=True)
     output_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     infrastructure_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    source_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)

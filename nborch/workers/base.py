@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nborch.client.base import NborchClient
@@ -28,6 +29,7 @@ from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.models import FlowRun, PoolType, StateType
 from nborch.scheduler_loop import SchedulerLoop
 from nborch.settings import get_settings
+from nborch.sources import check_out, is_git_url
 from nborch.timeutil import utcnow
 from nborch.workers.logs import LogShipper
 
@@ -51,6 +53,9 @@ class BaseWorker(ABC):
     """A polling process bound to one work pool; subclasses say how runs become infrastructure."""
 
     pool_type: ClassVar[PoolType]
+    # Can the infrastructure be started before the run's time and hold its first cell until
+    # then (--prestart)? If not, a run taken early waits, PENDING, until its time.
+    holds_first_cell: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -90,6 +95,7 @@ class BaseWorker(ABC):
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # no more claims
         self._stopped = threading.Event()  # the loop has ended
+        self.started = threading.Event()  # registered and polling
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -137,6 +143,7 @@ class BaseWorker(ABC):
         self._install_signal_handlers()
         with self.online():
             self.echo(f"Worker '{self.name}' started!")
+            self.started.set()
             self._safe(self.reconcile)
             self._poll_loop()
         self.echo(f"Worker '{self.name}' stopped.")
@@ -302,12 +309,17 @@ class BaseWorker(ABC):
 
     def _run_infrastructure(self, active: ActiveRun, log: LogShipper) -> Outcome | None:
         run = active.run
-        job = resolve_job_configuration(self.job_template, run.job_variables)
+        job = self._with_secret_env(
+            resolve_job_configuration(self.job_template, run.job_variables), log
+        )
+        if not self.holds_first_cell:
+            self._wait_until_due(active)
         try:
             self.client.set_state(run.id, StateType.RUNNING, f"Started by worker '{self.name}'")
         except ConflictError:
             # Cancelled (or released) while it waited to start.
             return Outcome(StateType.CANCELLED, "Cancelled before it started")
+        run = self._checked_out(run)
         with active.launch_lock:
             if active.abandoned:
                 return None
@@ -319,6 +331,45 @@ class BaseWorker(ABC):
         exit_code = self.wait(active.handle)
         return judge_outcome(
             exit_code, run.output_path, list(log.tail), cancelled=active.cancel_requested
+        )
+
+    def _with_secret_env(self, job: dict[str, Any], log: LogShipper) -> dict[str, Any]:
+        """The job with its `secret_env` values taken from this worker's environment: they
+        reach the run's environment only, never the store, and are masked in its logs."""
+        names = list(job.get("secret_env") or [])
+        missing = [name for name in names if name not in os.environ]
+        if missing:
+            raise NborchError(
+                f"Secret environment variable(s) {', '.join(missing)} are not set where worker "
+                f"'{self.name}' runs. Set them in the worker's environment: nborch never "
+                "stores secret values."
+            )
+        secrets = {name: os.environ[name] for name in names}
+        log.mask(secrets.values())
+        return {**job, "env": {**(job.get("env") or {}), **secrets}}
+
+    def _wait_until_due(self, active: ActiveRun) -> None:
+        """Taken early (--prestart) but cannot hold its first cell: wait for its time. A
+        cancellation meanwhile is noticed when the run is then set RUNNING."""
+        while not (active.abandoned or active.cancel_requested):
+            remaining = (active.run.scheduled_time - utcnow()).total_seconds()
+            if remaining <= 0:
+                return
+            self._stopped.wait(min(remaining, 0.2))
+
+    def _checked_out(self, run: FlowRun) -> FlowRun:
+        """A run of a git-sourced flow, pointed at a fresh checkout (commit recorded)."""
+        if not (run.source and is_git_url(run.source)) or not run.output_path:
+            return run
+        checkout = check_out(run.source, Path(run.output_path).parent / "source")
+        self.client.record_source_commit(run.id, checkout.commit)
+        notebook = checkout.path / run.input_path
+        return run.model_copy(
+            update={
+                "input_path": str(notebook),
+                "cwd": str(notebook.parent),
+                "source_commit": checkout.commit,
+            }
         )
 
     def _report(self, run: FlowRun, outcome: Outcome) -> None:

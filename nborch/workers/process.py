@@ -20,6 +20,9 @@ from nborch.workers.logs import LogShipper
 from nborch.workers.processes import terminate_process_tree
 
 PAPERMILL = [sys.executable, "-m", "papermill"]
+# For runs launched ahead of their time: papermill with nborch's engine, which holds the
+# first cell until then.
+TIMED_PAPERMILL = [sys.executable, "-m", "nborch.execution.timed_papermill"]
 
 
 @dataclass
@@ -30,6 +33,7 @@ class ProcessHandle:
 
 class ProcessWorker(BaseWorker):
     pool_type = PoolType.PROCESS
+    holds_first_cell = True  # nborch's papermill engine waits after the kernel is ready
 
     def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> ProcessHandle:
         assert run.output_path, "every run has an output path"
@@ -43,7 +47,7 @@ class ProcessWorker(BaseWorker):
             )
         early = run.scheduled_time > utcnow()
         argv = papermill_argv(
-            PAPERMILL,
+            TIMED_PAPERMILL if early else PAPERMILL,
             run.input_path,
             str(output),
             parameters_file=str(parameters_file),

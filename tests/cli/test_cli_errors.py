@@ -13,7 +13,6 @@ REPO = Path(__file__).resolve().parents[2]
 HELLO = str(REPO / "notebooks" / "hello.ipynb")
 
 
-
 def run_count(nborch: Invoke) -> int:
     return len(as_json(nborch("flow-run", "ls", "--json")))
 

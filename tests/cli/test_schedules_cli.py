@@ -10,10 +10,27 @@ from nborch.client import LocalClient
 from nborch.orchestration import scheduler
 
 
-def test_deploy_with_schedules_and_redeploy_keeps_or_replaces_them(nborch: Invoke,
-                                                                   pool: str) -> None:
-    ok(nborch("deploy", str(HELLO), "-n", "d", "--pool", pool, "--cron", "0 1 * * *",
-              "--timezone", "Europe/Paris", "--interval", "3600", "--catch-up", "all"))
+def test_deploy_with_schedules_and_redeploy_keeps_or_replaces_them(
+    nborch: Invoke, pool: str
+) -> None:
+    ok(
+        nborch(
+            "deploy",
+            str(HELLO),
+            "-n",
+            "d",
+            "--pool",
+            pool,
+            "--cron",
+            "0 1 * * *",
+            "--timezone",
+            "Europe/Paris",
+            "--interval",
+            "3600",
+            "--catch-up",
+            "all",
+        )
+    )
     found = as_json(nborch("deployment", "inspect", "hello/d", "--json"))
     assert found["catch_up"] == "all"
     kinds = {(s["cron"], s["interval_seconds"], s["timezone"]) for s in found["schedules"]}
@@ -25,8 +42,19 @@ def test_deploy_with_schedules_and_redeploy_keeps_or_replaces_them(nborch: Invok
 
 
 def test_schedule_commands(nborch: Invoke, deployed: str, sqlite_client: LocalClient) -> None:
-    made = as_json(nborch("deployment", "schedule", "create", deployed, "--cron", "*/5 * * * *",
-                          "-p", "times=9", "--json"))
+    made = as_json(
+        nborch(
+            "deployment",
+            "schedule",
+            "create",
+            deployed,
+            "--cron",
+            "*/5 * * * *",
+            "-p",
+            "times=9",
+            "--json",
+        )
+    )
     assert made["parameters"] == {"times": 9} and made["active"] is True
     scheduler.tick(sqlite_client.store)
     listed = as_json(nborch("deployment", "schedule", "ls", deployed, "--json"))
@@ -39,18 +67,40 @@ def test_schedule_commands(nborch: Invoke, deployed: str, sqlite_client: LocalCl
     ok(nborch("deployment", "schedule", "resume", deployed, made["id"]))
     ok(nborch("deployment", "schedule", "delete", deployed, made["id"]))
     assert as_json(nborch("deployment", "schedule", "ls", deployed, "--json")) == []
-    error_line(nborch("deployment", "schedule", "delete", deployed, made["id"]),
-               f"has no schedule '{made['id']}'", "nborch deployment schedule ls")
+    error_line(
+        nborch("deployment", "schedule", "delete", deployed, made["id"]),
+        f"has no schedule '{made['id']}'",
+        "nborch deployment schedule ls",
+    )
 
 
-def test_bad_schedules_are_refused_with_the_reason(nborch: Invoke, pool: str,
-                                                   deployed: str) -> None:
-    error_line(nborch("deploy", str(HELLO), "-n", "x", "--pool", pool, "--cron", "61 * * * *"),
-               "'61 * * * *': minute must be 0-59")
-    error_line(nborch("deployment", "schedule", "create", deployed, "--cron", "0 1 * * *",
-                      "--timezone", "Mars/Base"), "Unknown time zone 'Mars/Base'")
-    error_line(nborch("deployment", "schedule", "create", deployed, "--cron", "0 1 * * *",
-                      "-p", "times=often"), "'times'", "must be int")
+def test_bad_schedules_are_refused_with_the_reason(
+    nborch: Invoke, pool: str, deployed: str
+) -> None:
+    error_line(
+        nborch("deploy", str(HELLO), "-n", "x", "--pool", pool, "--cron", "61 * * * *"),
+        "'61 * * * *': minute must be 0-59",
+    )
+    error_line(
+        nborch(
+            "deployment",
+            "schedule",
+            "create",
+            deployed,
+            "--cron",
+            "0 1 * * *",
+            "--timezone",
+            "Mars/Base",
+        ),
+        "Unknown time zone 'Mars/Base'",
+    )
+    error_line(
+        nborch(
+            "deployment", "schedule", "create", deployed, "--cron", "0 1 * * *", "-p", "times=often"
+        ),
+        "'times'",
+        "must be int",
+    )
     assert as_json(nborch("deployment", "ls", "--json"))[0]["schedules"] == []
     result = nborch("deployment", "schedule", "create", deployed)
     assert result.exit_code == 2 and "exactly one --cron or one --interval" in result.output

@@ -76,10 +76,10 @@ def test_prestart_readies_the_kernel_early_and_runs_the_first_cell_on_time(
     client = sqlite_client
     client.create_pool("local", "process")
     deploy_hello(client, "local")
-    worker = WorkerProcess("--pool", "local", "--poll-interval", "0.5", "--prestart", "6")
+    worker = WorkerProcess("--pool", "local", "--poll-interval", "0.5", "--prestart", "15")
     try:
         worker.wait_started()
-        due = utcnow() + timedelta(seconds=5)
+        due = utcnow() + timedelta(seconds=10)
         run = client.create_run("hello/demo", scheduled_time=due)
         done = wait_for(
             lambda: (r := client.get_run(run.id)).state.is_final and r, 60, lambda: worker.output
