@@ -22,7 +22,8 @@ lint: install-test
 	$(VENV)/bin/mypy nborch
 
 bench: install-test services
-	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py bench/docker_overhead.py; do \
+	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py bench/docker_overhead.py \
+		bench/scheduler_tick.py "bench/start_lag.py --runs 30"; do \
 		echo "== $$script"; $(PY) $$script || exit 1; done
 
 $(VENV)/bin/python:

@@ -54,11 +54,20 @@ def write_notebook(path: Path) -> Path:
     return make_notebook(path, "n: int = 1", "print(n * 2)")
 
 
-def deploy_trivial(client: NborchClient, home: Path, pool: str) -> str:
-    """A process pool `pool` with the trivial notebook deployed to it; returns `flow/deployment`."""
-    client.create_pool(pool, "process")
+def deploy_trivial(
+    client: NborchClient,
+    home: Path,
+    pool: str,
+    pool_type: str = "process",
+    job_variables: dict[str, Any] | None = None,
+) -> str:
+    """A pool `pool` (process by default) with the trivial notebook deployed to it; returns
+    `flow/deployment`."""
+    client.create_pool(pool, pool_type)
     notebook = write_notebook(home / "notebooks" / "trivial.ipynb")
-    deployment, _ = Flow.from_notebook(notebook).deploy(pool, pool, client=client)
+    deployment, _ = Flow.from_notebook(notebook).deploy(
+        pool, pool, job_variables=job_variables, client=client
+    )
     return deployment.full_name
 
 
@@ -75,6 +84,17 @@ def timed() -> Iterator[list[float]]:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), interpolating linearly between the closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -94,14 +114,20 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 @contextmanager
 def worker_process(
-    home: Path, pool: str, *, limit: int | None = None, poll_interval: float = 0.1
+    home: Path,
+    pool: str,
+    *,
+    limit: int | None = None,
+    poll_interval: float = 0.1,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`nborch worker start` for `pool` in a subprocess (output to HOME/worker-POOL.log);
-    SIGTERM and a wait at the end (SIGKILL if it does not stop within 30 s)."""
+    """`nborch worker start` for `pool` in a subprocess (output to HOME/worker-POOL.log),
+    with `extra_args` appended; SIGTERM and a wait at the end (SIGKILL if it does not stop
+    within 30 s)."""
     argv = [sys.executable, "-m", "nborch.cli.main", "worker", "start", "--pool", pool]
     if limit is not None:
         argv += ["--limit", str(limit)]
-    argv += ["--poll-interval", str(poll_interval)]
+    argv += ["--poll-interval", str(poll_interval), *extra_args]
     env = {**os.environ, "NBORCH_HOME": str(home)}
     env.pop("NBORCH_DATABASE_URL", None)
     log_path = home / f"worker-{pool}.log"
