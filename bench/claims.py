@@ -21,7 +21,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from common import deploy_trivial, print_table, temp_home
+from common import deploy_trivial, fresh_database, postgres_server, print_table, temp_home
 
 from nborch.client import LocalClient
 from nborch.models import StateType
@@ -98,27 +98,11 @@ def measure(backend: str, url: str, home: Path, runs: int, processes: int) -> li
 
 
 def postgres_rows(args: argparse.Namespace, home: Path) -> list[list[object]]:
-    from support.postgres import (  # on the path through bench/common.py
-        PostgresServer,
-        create_database,
-        drop_database,
-        start_postgres,
-    )
-
-    server = PostgresServer(admin_url=args.postgres_url) if args.postgres_url else start_postgres()
-    if isinstance(server, str):
-        print(f"PostgreSQL skipped: {server}")
-        return []
-    name = f"nborch_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        url = create_database(server, name)
-        try:
+    with postgres_server(args.postgres_url) as server:
+        if server is None:
+            return []
+        with fresh_database(server) as url:
             return [measure("postgresql", url, home, args.runs, args.processes)]
-        finally:
-            close_stores()
-            drop_database(server, name)
-    finally:
-        server.stop()  # does nothing for a server given by --postgres-url
 
 
 def main() -> None:

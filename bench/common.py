@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,12 @@ from typing import Any
 # The tests' helpers (notebook writer, throw-away PostgreSQL) serve the benchmarks too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.notebooks import make_notebook  # noqa: E402
+from support.postgres import (  # noqa: E402
+    PostgresServer,
+    create_database,
+    drop_database,
+    start_postgres,
+)
 
 # Imported after nothing has read the settings yet; `temp_home` resets them anyway.
 from nborch.client import NborchClient
@@ -177,3 +184,29 @@ def wait_until_final(
         if time.monotonic() > deadline:
             raise TimeoutError(f"run {run_id} still {run.state.value} after {timeout} s")
         time.sleep(interval)
+
+
+@contextmanager
+def postgres_server(admin_url: str | None) -> Iterator[PostgresServer | None]:
+    """The server at `admin_url`, or a throw-away one; None (and why, printed) if neither."""
+    server = PostgresServer(admin_url=admin_url) if admin_url else start_postgres()
+    if isinstance(server, str):
+        print(f"PostgreSQL skipped: {server}")
+        yield None
+        return
+    try:
+        yield server
+    finally:
+        server.stop()  # does nothing for a server given by URL
+
+
+@contextmanager
+def fresh_database(server: PostgresServer) -> Iterator[str]:
+    """A new database on `server` (its URL), dropped afterwards."""
+    name = f"nborch_bench_{uuid.uuid4().hex[:12]}"
+    url = create_database(server, name)
+    try:
+        yield url
+    finally:
+        close_stores()
+        drop_database(server, name)

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from common import print_table, temp_home, write_notebook
+from common import fresh_database, postgres_server, print_table, temp_home, write_notebook
 from sqlalchemy import Table, func, insert, select
 
 from nborch.flows import Flow
@@ -272,34 +272,16 @@ def sqlite_rows(
 def postgres_rows(
     home: Path, args: argparse.Namespace, horizons: list[float]
 ) -> tuple[list[list[object]], list[str]]:
-    from support.postgres import (  # on the path through bench/common.py
-        PostgresServer,
-        create_database,
-        drop_database,
-        start_postgres,
-    )
-
-    server = PostgresServer(admin_url=args.postgres_url) if args.postgres_url else start_postgres()
-    if isinstance(server, str):
-        print(f"PostgreSQL skipped: {server}")
-        return [], []
     rows: list[list[object]] = []
     reports: list[str] = []
-    try:
-        for horizon in horizons:
-            name = f"nborch_bench_{uuid.uuid4().hex[:12]}"
-            url = create_database(server, name)
-            try:
+    with postgres_server(args.postgres_url) as server:
+        for horizon in horizons if server else []:
+            with fresh_database(server) as url:
                 more, texts = measure(
                     "postgresql", url, home, args.deployments, horizon, args.create, args.profile
                 )
-                rows += more
-                reports += texts
-            finally:
-                close_stores()
-                drop_database(server, name)
-    finally:
-        server.stop()  # does nothing for a server given by --postgres-url
+            rows += more
+            reports += texts
     return rows, reports
 
 

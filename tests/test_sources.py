@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from support.git import commit_all, git, new_repository
 from support.notebooks import make_notebook
 
 from nborch.errors import ValidationError
 from nborch.sources import SourceError, check_out, is_git_url, split_entrypoint
 
 
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git("init", "--quiet", "--initial-branch", "main", cwd=repo)
+    repo = new_repository(tmp_path / "repo")
     make_notebook(repo / "flows" / "report.ipynb", "n: int = 1", "print(n)")
-    git("add", ".", cwd=repo)
-    git(
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "--quiet",
-        "-m",
-        "one",
-        cwd=repo,
-    )
+    commit_all(repo, "one")
     return repo
 
 
@@ -59,19 +40,9 @@ def test_checkout_follows_the_branch_and_names_the_commit(
     assert (first.path / "flows" / "report.ipynb").exists()
     assert first.commit == git("rev-parse", "HEAD", cwd=repository)
     make_notebook(repository / "flows" / "report.ipynb", "n: int = 2", "print(n)")
-    git(
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "commit",
-        "--quiet",
-        "-am",
-        "two",
-        cwd=repository,
-    )
+    newest = commit_all(repository, "two")
     second = check_out(url, tmp_path / "run2")
-    assert second.commit == git("rev-parse", "HEAD", cwd=repository) != first.commit
+    assert second.commit == newest != first.commit
     assert "n: int = 2" in (second.path / "flows" / "report.ipynb").read_text()
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import nbformat.v4
 from nbformat.reader import NotJSONError
 
 from nborch.errors import NotebookError
@@ -65,3 +66,17 @@ def _literal(source: str | None) -> object:
         return ast.literal_eval(source)
     except (ValueError, SyntaxError):
         return None
+
+
+def write_python_notebook(path: Path, cells: list[nbformat.NotebookNode]) -> Path:
+    """Write `cells` as a notebook for the `python3` kernel (the folder is made)."""
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, path)
+    return path

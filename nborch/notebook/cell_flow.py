@@ -20,8 +20,9 @@ import ast
 from collections.abc import Sequence
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from nborch.execution.notebooks import write_python_notebook
 
 SETUP_TAG = "nborch-setup"
 
@@ -70,25 +71,16 @@ def write_flow_notebook(
 ) -> Path:
     """Write the flow's notebook: setup code, the `parameters` cell, then the body."""
     parameters, body = split_parameters(cell)
-    notebook = new_notebook()
-    notebook.cells.append(
+    cells = [
         new_markdown_cell(
             f"# Flow `{name}`\n\nMade by `%%flow {name}` in {origin}. Edit the `%%flow` cell "
             "there and run it again rather than this file."
-        )
-    )
-    for include, source in includes:
-        notebook.cells.append(
+        ),
+        *(
             new_code_cell(source, metadata={"tags": [SETUP_TAG], "nborch": {"include": include}})
-        )
-    notebook.cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    notebook.cells.append(new_code_cell(body))
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    notebook.metadata["language_info"] = {"name": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
+            for include, source in includes
+        ),
+        new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        new_code_cell(body),
+    ]
+    return write_python_notebook(path, cells)

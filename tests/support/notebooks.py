@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell
+
+from nborch.execution.notebooks import write_python_notebook
 
 
 def make_notebook(path: Path, parameters: str | None, *cells: str) -> Path:
-    notebook = new_notebook()
-    if parameters is not None:
-        notebook.cells.append(new_code_cell(parameters, metadata={"tags": ["parameters"]}))
-    notebook.cells.extend(new_code_cell(source) for source in cells)
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    notebook.metadata["language_info"] = {"name": "python"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, path)
-    return path
+    head = (
+        [] if parameters is None else [new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    )
+    return write_python_notebook(path, [*head, *(new_code_cell(source) for source in cells)])
 
 
 def sleeping_notebook(path: Path) -> Path:

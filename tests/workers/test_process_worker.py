@@ -15,19 +15,13 @@ import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import failing_notebook, make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
+from support.workers import FAST, final_run, start_worker
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
 from nborch.settings import reset_settings
 
 pytestmark = pytest.mark.slow
-FAST = {
-    "NBORCH_HEARTBEAT_INTERVAL": "0.5",
-    "NBORCH_WORKER_TIMEOUT": "3",
-    "NBORCH_CANCEL_CHECK_INTERVAL": "0.2",
-    "NBORCH_KILL_GRACE_PERIOD": "2",
-    "NBORCH_SCHEDULER_INTERVAL": "0.5",
-}
 
 
 @pytest.fixture
@@ -77,21 +71,6 @@ def sleeper(sqlite_client: LocalClient, tmp_path: Path) -> Sleeper:
     return Sleeper(sqlite_client, tmp_path)
 
 
-def start(workers: list[WorkerProcess], *args: str) -> WorkerProcess:
-    worker = WorkerProcess(*args, "--poll-interval", "0.2")
-    workers.append(worker)
-    worker.wait_started()
-    return worker
-
-
-def finished(client: LocalClient, run: FlowRun, timeout: float = 60) -> FlowRun:
-    return wait_for(
-        lambda: (r := client.get_run(run.id)) and r.state.is_final and r,
-        timeout,
-        lambda: f"run is {client.get_run(run.id).state}",
-    )
-
-
 def test_worker_runs_a_deployment_with_parameters(
     sqlite_client: LocalClient, workers: list[WorkerProcess]
 ) -> None:
@@ -99,9 +78,9 @@ def test_worker_runs_a_deployment_with_parameters(
     client.create_pool("local", "process")
     deploy_hello(client, "local", parameters={"times": 3})
     run = client.create_run("hello/demo", parameters={"name": "Ada", "excited": True})
-    worker = start(workers, "--pool", "local")
+    worker = start_worker(workers, "--pool", "local")
     assert re.fullmatch(r"Worker 'ProcessWorker [0-9a-f-]{36}' started!", worker.lines[0])
-    done = finished(client, run)
+    done = final_run(client, run)
     assert done.state is StateType.COMPLETED, done.state_message
     assert [h.type for h in done.history] == [
         StateType.SCHEDULED,
@@ -126,8 +105,8 @@ def test_failed_notebook_names_its_cell_and_keeps_partial_output(
     client.create_pool("local", "process")
     deploy_notebook(client, failing_notebook(tmp_path / "fails.ipynb"), "local")
     run = client.create_run("fails/demo")
-    start(workers, "--pool", "local")
-    done = finished(client, run)
+    start_worker(workers, "--pool", "local")
+    done = final_run(client, run)
     assert done.state is StateType.FAILED
     assert done.failure and done.failure.ename == "ZeroDivisionError"
     assert "10 / divisor" in done.failure.source
@@ -141,10 +120,10 @@ def test_failed_notebook_names_its_cell_and_keeps_partial_output(
 def test_limit_caps_runs_at_once(sleeper: Sleeper, workers: list[WorkerProcess]) -> None:
     client = sleeper.deploy().client
     runs = [sleeper.run(2.0, marker=f"r{i}")[0] for i in range(4)]
-    start(workers, "--pool", "local", "--limit", "2")
+    start_worker(workers, "--pool", "local", "--limit", "2")
     spans = []
     for run in runs:
-        done = finished(client, run, timeout=120)
+        done = final_run(client, run, timeout=120)
         assert done.state is StateType.COMPLETED, done.state_message
         logs = [line.message.split() for line in client.read_logs(run.id)]
         began = next(float(w[2]) for w in logs if w[:1] == ["started"])
@@ -159,11 +138,11 @@ def test_cancel_kills_papermill_and_the_kernel(
 ) -> None:
     client = sleeper.deploy().client
     run, pid_file = sleeper.run(120.0)
-    start(workers, "--pool", "local")
+    start_worker(workers, "--pool", "local")
     kernel = kernel_pid(pid_file)
     assert psutil.pid_exists(kernel)
     assert client.cancel_run(run.id).state is StateType.CANCELLING
-    done = finished(client, run, timeout=15)
+    done = final_run(client, run, timeout=15)
     assert done.state is StateType.CANCELLED
     wait_for(lambda: not _alive(kernel), 10, lambda: f"kernel {kernel} still alive")
 
@@ -180,12 +159,12 @@ def test_killed_worker_crashes_its_run_which_another_worker_retries(
 ) -> None:
     client = sleeper.deploy(retries=1).client
     run, pid_file = sleeper.run(3.0)
-    doomed = start(workers, "--pool", "local")
+    doomed = start_worker(workers, "--pool", "local")
     kernel_pid(pid_file)
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait()
-    start(workers, "--pool", "local")  # its heartbeats notice the dead worker
-    done = finished(client, run, timeout=90)
+    start_worker(workers, "--pool", "local")  # its heartbeats notice the dead worker
+    done = final_run(client, run, timeout=90)
     kinds = [h.type for h in done.history]
     assert StateType.CRASHED in kinds, kinds
     assert kinds[-1] is StateType.COMPLETED and done.run_count == 2
@@ -199,7 +178,7 @@ def test_sigterm_lets_the_run_finish_then_stops(
     client = sleeper.deploy().client
     run, pid_file = sleeper.run(2.0)
     waiting, _ = sleeper.run(0.0)
-    worker = start(workers, "--pool", "local", "--limit", "1")
+    worker = start_worker(workers, "--pool", "local", "--limit", "1")
     kernel_pid(pid_file)
     worker.process.send_signal(signal.SIGTERM)
     assert worker.process.wait(timeout=60) == 0
@@ -214,7 +193,7 @@ def test_second_sigterm_stops_the_run_and_crashes_it(
 ) -> None:
     client = sleeper.deploy().client
     run, pid_file = sleeper.run(120.0)
-    worker = start(workers, "--pool", "local")
+    worker = start_worker(workers, "--pool", "local")
     kernel = kernel_pid(pid_file)
     worker.process.send_signal(signal.SIGTERM)
     wait_for(lambda: "waiting for 1 run" in worker.output, 10, lambda: worker.output)
@@ -233,8 +212,8 @@ def test_a_dying_kernel_crashes_the_run(
     notebook = make_notebook(tmp_path / "dies.ipynb", "code: int = 3", "import os\nos._exit(code)")
     deploy_notebook(client, notebook, "local")
     run = client.create_run("dies/demo")
-    start(workers, "--pool", "local")
-    done = finished(client, run)
+    start_worker(workers, "--pool", "local")
+    done = final_run(client, run)
     assert done.state is StateType.CRASHED, (done.state, done.state_message)
     assert "kernel died" in done.state_message
 

@@ -3,10 +3,10 @@ branch's newest commit and records it; a folder source is referenced where it is
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import nbformat
+from support.git import commit_all, new_repository
 from support.notebooks import make_notebook
 
 from nborch.client import LocalClient
@@ -19,25 +19,7 @@ def commit_notebook(repo: Path, greeting: str) -> str:
     make_notebook(
         repo / "flows" / "greet.ipynb", 'name: str = "world"', f'print("{greeting}, " + name)'
     )
-    subprocess.run(["git", "add", "."], cwd=repo, check=True)
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "--quiet",
-            "-m",
-            greeting,
-        ],
-        cwd=repo,
-        check=True,
-    )
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return commit_all(repo, greeting)
 
 
 def execute_next(client: LocalClient, deployment: str, **parameters: object) -> FlowRun:
@@ -58,9 +40,7 @@ def printed(run: FlowRun) -> str:
 def test_git_source_runs_the_newest_commit_and_records_it(
     sqlite_client: LocalClient, tmp_path: Path
 ) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "--quiet", "--initial-branch", "main"], cwd=repo, check=True)
+    repo = new_repository(tmp_path / "repo")
     first = commit_notebook(repo, "Hello")
     client = sqlite_client
     client.create_pool("local", "process")
