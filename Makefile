@@ -9,10 +9,14 @@ PY := $(VENV)/bin/python
 PIP = $(PY) -m pip install --quiet $(1) >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 STAMP = $(VENV)/.installed-$(1)-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint bench install install-test services clean
+.PHONY: demo demo-docker test lint bench install install-test services clean
 
 demo: install
 	@bash scripts/demo.sh
+
+# The same job on a docker pool (needs root, or a Docker engine you may use).
+demo-docker: install
+	@bash scripts/demo-docker.sh
 
 test: install-test services lint
 	$(PY) -m pytest $(PYTEST_ARGS)
