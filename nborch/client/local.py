@@ -21,7 +21,17 @@ from nborch.models import (
     WorkPool,
     WorkQueue,
 )
-from nborch.orchestration import deployments, pools, queues, runs, scheduler, schedules, workers
+from nborch.orchestration import (
+    claims,
+    deployments,
+    pools,
+    queues,
+    run_logs,
+    runs,
+    scheduler,
+    schedules,
+    workers,
+)
 from nborch.orchestration.scheduler import TickResult
 from nborch.settings import get_settings
 from nborch.store.engine import Store, open_store
@@ -174,7 +184,7 @@ class LocalClient(NborchClient):
         return scheduler.tick_if_leader(self.store, holder)
 
     def next_run_time(self, pool_name: str) -> datetime | None:
-        return runs.next_run_time(self.store, pool_name)
+        return claims.next_run_time(self.store, pool_name)
 
     # flow runs
     def create_run(
@@ -237,7 +247,7 @@ class LocalClient(NborchClient):
     def claim_runs(
         self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
     ) -> list[FlowRun]:
-        return runs.claim_runs(self.store, pool_name, worker_id, limit, lookahead=lookahead)
+        return claims.claim_runs(self.store, pool_name, worker_id, limit, lookahead=lookahead)
 
     def set_state(
         self,
@@ -274,12 +284,12 @@ class LocalClient(NborchClient):
         return runs.crash_orphaned_runs(self.store)
 
     def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str]) -> None:
-        runs.append_logs(self.store, run_id, lines)
+        run_logs.append_logs(self.store, run_id, lines)
 
     def read_logs(
         self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
     ) -> list[LogLine]:
-        return runs.read_logs(self.store, run_id, after=after, limit=limit)
+        return run_logs.read_logs(self.store, run_id, after=after, limit=limit)
 
 
 def get_client() -> NborchClient:

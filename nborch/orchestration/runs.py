@@ -1,5 +1,5 @@
 """Flow runs: creation (parameters and job variables checked first), the state machine,
-atomic claims under concurrency limits, cancellation, crash detection and retries.
+cancellation, crash detection and retries. Claims are in `claims`, logs in `run_logs`.
 
     SCHEDULED → (LATE) → PENDING → RUNNING → COMPLETED | FAILED | CRASHED
                             │         └──→ CANCELLING → CANCELLED
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from nborch.errors import ConflictError, ValidationError
 from nborch.jobs import validate_job_variables
@@ -27,7 +26,6 @@ from nborch.models import (
     WAITING_STATES,
     CellFailure,
     FlowRun,
-    LogLine,
     ParameterSpec,
     State,
     StateType,
@@ -41,7 +39,6 @@ from nborch.store.engine import Store
 from nborch.store.tables import (
     DeploymentRow,
     FlowRow,
-    FlowRunLogRow,
     FlowRunRow,
     FlowRunStateRow,
     WorkerRow,
@@ -63,8 +60,8 @@ ALLOWED_TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.CRASHED: frozenset(),
     S.CANCELLED: frozenset(),
 }
-_ACTIVE = [s.value for s in ACTIVE_STATES]
-_WAITING = [s.value for s in WAITING_STATES]
+ACTIVE = [s.value for s in ACTIVE_STATES]
+WAITING = [s.value for s in WAITING_STATES]
 
 
 # ---- reading -------------------------------------------------------------------------
@@ -134,7 +131,8 @@ def _to_model(
     )
 
 
-def _load(session: Session, run_ids: Sequence[str], with_history: bool) -> list[FlowRun]:
+def load_runs(session: Session, run_ids: Sequence[str], with_history: bool) -> list[FlowRun]:
+    """The runs with these ids, as models, in the order given."""
     if not run_ids:
         return []
     found = {r[0].id: r for r in session.execute(_runs_query().where(FlowRunRow.id.in_(run_ids)))}
@@ -161,7 +159,7 @@ def _load(session: Session, run_ids: Sequence[str], with_history: bool) -> list[
 def get_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
     with store.read() as session:
         row = run_by_id(session, str(run_id))
-        return _load(session, [row.id], with_history=True)[0]
+        return load_runs(session, [row.id], with_history=True)[0]
 
 
 def list_runs(
@@ -183,22 +181,7 @@ def list_runs(
             query = query.where(FlowRunRow.pool_id == pool_by_name(session, pool_name).id)
         if states:
             query = query.where(FlowRunRow.state.in_([s.value for s in states]))
-        return _load(session, list(session.scalars(query)), with_history=False)
-
-
-def next_run_time(store: Store, pool_name: str, *, now: datetime | None = None) -> datetime | None:
-    """When the pool's next waiting run is due, if that is in the future (idle workers
-    sleep until then rather than a whole poll interval)."""
-    now = now or utcnow()
-    with store.read() as session:
-        pool = pool_by_name(session, pool_name)
-        return session.scalar(
-            select(func.min(FlowRunRow.scheduled_time)).where(
-                FlowRunRow.pool_id == pool.id,
-                FlowRunRow.state.in_(_WAITING),
-                FlowRunRow.scheduled_time > now,
-            )
-        )
+        return load_runs(session, list(session.scalars(query)), with_history=False)
 
 
 # ---- creating ------------------------------------------------------------------------
@@ -284,7 +267,7 @@ def create_run(
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
         session.flush()
-        return _load(session, [run_id], with_history=True)[0]
+        return load_runs(session, [run_id], with_history=True)[0]
 
 
 def create_adhoc_run(
@@ -324,96 +307,10 @@ def create_adhoc_run(
         _add_state(session, row, S.SCHEDULED, "", now)
         _add_state(session, row, S.PENDING, "Started by nborch run", now)
         session.flush()
-        return _load(session, [run_id], with_history=True)[0]
+        return load_runs(session, [run_id], with_history=True)[0]
 
 
 # ---- claiming ------------------------------------------------------------------------
-
-
-def claim_runs(
-    store: Store,
-    pool_name: str,
-    worker_id: uuid.UUID,
-    limit: int,
-    *,
-    now: datetime | None = None,
-    lookahead: float = 0.0,
-) -> list[FlowRun]:
-    """Hand up to `limit` due runs of the pool to the worker, each to exactly one worker.
-
-    Claims of one pool are serialised (the pool row is locked on PostgreSQL; SQLite's
-    write transactions are serial), so pool, queue and deployment limits hold exactly.
-    `lookahead` also hands out runs due that many seconds from now, for workers that
-    prepare a run early.
-    """
-    now = now or utcnow()
-    if limit <= 0:
-        return []
-    with store.write() as session:
-        pool = pool_by_name(session, pool_name, for_update=True)
-        if pool.paused:
-            return []
-        held = session.execute(
-            select(FlowRunRow.queue_id, FlowRunRow.deployment_id).where(
-                FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(_ACTIVE)
-            )
-        ).all()
-        by_queue = Counter(q for q, _ in held)
-        by_deployment = Counter(d for _, d in held)
-        budget = limit
-        if pool.concurrency_limit is not None:
-            budget = min(budget, pool.concurrency_limit - len(held))
-        if budget <= 0:
-            return []
-        queue = aliased(WorkQueueRow)
-        candidates = session.execute(
-            select(FlowRunRow, queue.concurrency_limit, DeploymentRow.concurrency_limit)
-            .outerjoin(queue, FlowRunRow.queue_id == queue.id)
-            .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
-            .where(
-                FlowRunRow.pool_id == pool.id,
-                FlowRunRow.state.in_(_WAITING),
-                FlowRunRow.scheduled_time <= now + timedelta(seconds=lookahead),
-                or_(queue.id.is_(None), ~queue.paused),
-                or_(DeploymentRow.id.is_(None), ~DeploymentRow.paused),
-            )
-            .order_by(queue.priority, FlowRunRow.scheduled_time, FlowRunRow.created)
-            .limit(budget * 4 + 20)
-        ).all()
-        claimed: list[str] = []
-        for row, queue_limit, deployment_limit in candidates:
-            if len(claimed) >= budget:
-                break
-            if queue_limit is not None and by_queue[row.queue_id] >= queue_limit:
-                continue
-            if (
-                deployment_limit is not None
-                and by_deployment[row.deployment_id] >= deployment_limit
-            ):
-                continue
-            taken = _rowcount(
-                session.execute(
-                    update(FlowRunRow)
-                    .where(FlowRunRow.id == row.id, FlowRunRow.state.in_(_WAITING))
-                    .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
-                )
-            )
-            if taken != 1:
-                continue
-            session.add(
-                FlowRunStateRow(run_id=row.id, type=S.PENDING.value, message="", timestamp=now)
-            )
-            by_queue[row.queue_id] += 1
-            by_deployment[row.deployment_id] += 1
-            claimed.append(row.id)
-        session.flush()
-        session.expire_all()
-        return _load(session, claimed, with_history=False)
-
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE changed (typed loosely by SQLAlchemy)."""
-    return int(result.rowcount)
 
 
 # ---- state changes -------------------------------------------------------------------
@@ -435,7 +332,7 @@ def set_state(
         if failure is not None:
             row.failure = failure.model_dump(mode="json")
         session.flush()
-        return _load(session, [row.id], with_history=True)[0]
+        return load_runs(session, [row.id], with_history=True)[0]
 
 
 def _transition(
@@ -514,14 +411,14 @@ def take_over_run(
     with store.write() as session:
         row = run_by_id(session, str(run_id), for_update=True)
         expected = str(from_worker_id) if from_worker_id else None
-        if row.state not in _ACTIVE or row.worker_id != expected:
+        if row.state not in ACTIVE or row.worker_id != expected:
             raise ConflictError(
                 f"Flow run '{row.id}' is {row.state} and held by worker '{row.worker_id}': "
                 f"it cannot be taken over from worker '{from_worker_id}'."
             )
         row.worker_id = str(worker_id)
         session.flush()
-        return _load(session, [row.id], with_history=True)[0]
+        return load_runs(session, [row.id], with_history=True)[0]
 
 
 def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
@@ -542,7 +439,7 @@ def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
         else:
             _transition(session, row, S.CANCELLING, "Cancellation requested", now)
         session.flush()
-        return _load(session, [row.id], with_history=True)[0]
+        return load_runs(session, [row.id], with_history=True)[0]
 
 
 def runs_being_cancelled(store: Store, worker_id: uuid.UUID) -> list[str]:
@@ -567,7 +464,7 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
             select(FlowRunRow, WorkerRow.name, WorkerRow.last_heartbeat)
             .outerjoin(WorkerRow, FlowRunRow.worker_id == WorkerRow.id)
             .where(
-                FlowRunRow.state.in_(_ACTIVE),
+                FlowRunRow.state.in_(ACTIVE),
                 or_(
                     WorkerRow.id.is_(None),
                     and_(WorkerRow.last_heartbeat < cutoff),
@@ -590,47 +487,3 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
                     session, row, S.CRASHED, f"Crashed: {reason}", now, worker_vanished=True
                 )
         return [row.id for row, _, _ in orphans]
-
-
-# ---- logs ----------------------------------------------------------------------------
-
-
-def append_logs(
-    store: Store, run_id: str | uuid.UUID, lines: Sequence[str], *, now: datetime | None = None
-) -> None:
-    if not lines:
-        return
-    now = now or utcnow()
-    with store.write() as session:
-        session.add_all(
-            FlowRunLogRow(run_id=str(run_id), timestamp=now, message=line) for line in lines
-        )
-
-
-def read_logs(
-    store: Store, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
-) -> list[LogLine]:
-    """Log lines with sequence numbers above `after`, oldest first."""
-    with store.read() as session:
-        run_by_id(session, str(run_id))
-        query = (
-            select(FlowRunLogRow)
-            .where(FlowRunLogRow.run_id == str(run_id), FlowRunLogRow.id > after)
-            .order_by(FlowRunLogRow.id)
-        )
-        if limit:
-            query = query.limit(limit)
-        return [
-            LogLine(seq=row.id, timestamp=row.timestamp, message=row.message)
-            for row in session.scalars(query)
-        ]
-
-
-def count_runs(store: Store) -> dict[StateType, int]:
-    with store.read() as session:
-        return {
-            StateType(state): n
-            for state, n in session.execute(
-                select(FlowRunRow.state, func.count()).group_by(FlowRunRow.state)
-            )
-        }

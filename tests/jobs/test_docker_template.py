@@ -14,7 +14,7 @@ OWNER = "work pool 'my-docker-pool'"
 OFFERED = {
     "image", "command", "env", "labels", "name", "volumes", "network_mode", "networks",
     "mem_limit", "cpus", "user", "privileged", "auto_remove", "image_pull_policy",
-    "stream_output", "working_dir", "kernel_name", "execution_timeout",
+    "stream_output", "working_dir", "kernel_name", "execution_timeout", "secret_env",
 }  # fmt: skip
 
 
@@ -44,6 +44,7 @@ def test_it_offers_every_variable_with_safe_defaults() -> None:
         "working_dir": None,
         "kernel_name": None,
         "execution_timeout": None,
+        "secret_env": [],  # names only; values come from the worker's environment
     }
 
 

@@ -17,7 +17,9 @@ from nborch.jobs import (
 from nborch.models import PoolType
 
 OWNER = "work pool 'p'"
-PROCESS_VARIABLES = {"env", "kernel_name", "execution_timeout", "stream_output", "working_dir"}
+PROCESS_VARIABLES = {
+    "env", "secret_env", "kernel_name", "execution_timeout", "stream_output", "working_dir",
+}  # fmt: skip
 
 
 def custom_template() -> dict[str, Any]:
@@ -90,6 +92,7 @@ def test_resolve_default_template_fills_defaults() -> None:
     resolved = resolve_job_configuration(default_base_job_template(PoolType.PROCESS))
     assert resolved == {
         "env": {},
+        "secret_env": [],
         "kernel_name": None,
         "execution_timeout": None,
         "stream_output": True,
@@ -189,8 +192,8 @@ def test_unknown_job_variable_is_refused_naming_it_and_the_known_ones() -> None:
     assert "Job variable 'image'" in message
     assert OWNER in message
     assert (
-        "Known variables: env, execution_timeout, kernel_name, stream_output, working_dir."
-        in message
+        "Known variables: env, execution_timeout, kernel_name, secret_env, stream_output, "
+        "working_dir." in message
     )
 
 

@@ -12,7 +12,7 @@ from support.deployments import deploy_hello
 from nborch.client import LocalClient
 from nborch.errors import ConflictError, NotFoundError, ParameterError, ValidationError
 from nborch.models import StateType as S
-from nborch.orchestration import runs
+from nborch.orchestration import claims, runs
 from nborch.settings import get_settings
 from nborch.timeutil import utcnow
 
@@ -155,7 +155,7 @@ def test_orphaned_runs_crash_and_are_retried(client: LocalClient, pool: str) -> 
     assert retried.state is S.SCHEDULED and retried.worker_id is None
     # The second attempt fails: no retries left, so it stays FAILED.
     rescuer = client.register_worker("rescuer", pool).id
-    assert [r.id for r in runs.claim_runs(client.store, pool, rescuer, 1, now=later)] == [run.id]
+    assert [r.id for r in claims.claim_runs(client.store, pool, rescuer, 1, now=later)] == [run.id]
     client.set_state(run.id, S.RUNNING)
     final = client.set_state(run.id, S.FAILED, "boom")
     assert final.state is S.FAILED and final.run_count == 2

@@ -13,7 +13,7 @@ from support.deployments import deploy_hello
 from nborch.client import LocalClient
 from nborch.errors import ParameterError, ValidationError
 from nborch.models import CatchUp, FlowRun, ScheduleSpec, StateType
-from nborch.orchestration import runs, scheduler
+from nborch.orchestration import claims, scheduler
 from nborch.orchestration.leases import acquire_lease
 from nborch.settings import get_settings
 from nborch.store.tables import FlowRunRow
@@ -137,7 +137,7 @@ def test_runs_that_wait_too_long_are_late_and_still_run(
     late = waiting(client)[0]
     assert late.state is StateType.LATE
     assert "Not started within" in late.state_message
-    claimed = runs.claim_runs(
+    claimed = claims.claim_runs(
         client.store,
         pool,
         worker_id,

@@ -1,0 +1,115 @@
+"""Handing due runs to workers: atomically, each to one worker, within the pool's, queue's
+and deployment's concurrency limits; and when a pool's next run is due."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from nborch.models import FlowRun
+from nborch.models import StateType as S
+from nborch.orchestration.lookup import pool_by_name
+from nborch.orchestration.runs import ACTIVE, WAITING, load_runs
+from nborch.store.engine import Store
+from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, WorkQueueRow
+from nborch.timeutil import utcnow
+
+
+def claim_runs(
+    store: Store,
+    pool_name: str,
+    worker_id: uuid.UUID,
+    limit: int,
+    *,
+    now: datetime | None = None,
+    lookahead: float = 0.0,
+) -> list[FlowRun]:
+    """Hand up to `limit` due runs of the pool to the worker, each to exactly one worker.
+
+    Claims of one pool are serialised (the pool row is locked on PostgreSQL; SQLite's
+    write transactions are serial), so pool, queue and deployment limits hold exactly.
+    `lookahead` also hands out runs due that many seconds from now, for workers that
+    prepare a run early.
+    """
+    now = now or utcnow()
+    if limit <= 0:
+        return []
+    with store.write() as session:
+        pool = pool_by_name(session, pool_name, for_update=True)
+        if pool.paused:
+            return []
+        held = session.execute(
+            select(FlowRunRow.queue_id, FlowRunRow.deployment_id).where(
+                FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(ACTIVE)
+            )
+        ).all()
+        by_queue = Counter(q for q, _ in held)
+        by_deployment = Counter(d for _, d in held)
+        budget = limit
+        if pool.concurrency_limit is not None:
+            budget = min(budget, pool.concurrency_limit - len(held))
+        if budget <= 0:
+            return []
+        queue = aliased(WorkQueueRow)
+        candidates = session.execute(
+            select(FlowRunRow, queue.concurrency_limit, DeploymentRow.concurrency_limit)
+            .outerjoin(queue, FlowRunRow.queue_id == queue.id)
+            .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
+            .where(
+                FlowRunRow.pool_id == pool.id,
+                FlowRunRow.state.in_(WAITING),
+                FlowRunRow.scheduled_time <= now + timedelta(seconds=lookahead),
+                or_(queue.id.is_(None), ~queue.paused),
+                or_(DeploymentRow.id.is_(None), ~DeploymentRow.paused),
+            )
+            .order_by(queue.priority, FlowRunRow.scheduled_time, FlowRunRow.created)
+            .limit(budget * 4 + 20)
+        ).all()
+        claimed: list[str] = []
+        for row, queue_limit, deployment_limit in candidates:
+            if len(claimed) >= budget:
+                break
+            if queue_limit is not None and by_queue[row.queue_id] >= queue_limit:
+                continue
+            if (
+                deployment_limit is not None
+                and by_deployment[row.deployment_id] >= deployment_limit
+            ):
+                continue
+            result: Any = session.execute(
+                update(FlowRunRow)
+                .where(FlowRunRow.id == row.id, FlowRunRow.state.in_(WAITING))
+                .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
+            )
+            taken = result.rowcount
+            if taken != 1:
+                continue
+            session.add(
+                FlowRunStateRow(run_id=row.id, type=S.PENDING.value, message="", timestamp=now)
+            )
+            by_queue[row.queue_id] += 1
+            by_deployment[row.deployment_id] += 1
+            claimed.append(row.id)
+        session.flush()
+        session.expire_all()
+        return load_runs(session, claimed, with_history=False)
+
+
+def next_run_time(store: Store, pool_name: str, *, now: datetime | None = None) -> datetime | None:
+    """When the pool's next waiting run is due, if that is in the future (idle workers
+    sleep until then rather than a whole poll interval)."""
+    now = now or utcnow()
+    with store.read() as session:
+        pool = pool_by_name(session, pool_name)
+        return session.scalar(
+            select(func.min(FlowRunRow.scheduled_time)).where(
+                FlowRunRow.pool_id == pool.id,
+                FlowRunRow.state.in_(WAITING),
+                FlowRunRow.scheduled_time > now,
+            )
+        )
