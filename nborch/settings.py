@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import os
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import Field
@@ -50,9 +51,10 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.home / 'nborch.db'}"
 
-    @property
-    def runs_dir(self) -> Path:
-        return self.home / "runs"
+    @cached_property
+    def runs_dir(self) -> str:
+        """Where runs keep their files (a string: the scheduler joins it for every run)."""
+        return os.path.join(self.home, "runs")
 
 
 @lru_cache(maxsize=1)

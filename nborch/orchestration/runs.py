@@ -13,7 +13,6 @@ import os
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -196,12 +195,12 @@ def notebook_location(source: str, entrypoint: str) -> tuple[str, str | None]:
     by the worker for each run: until then the path is the entrypoint inside it."""
     if is_git_url(source):
         return entrypoint, None
-    notebook = Path(source) / entrypoint
-    return str(notebook), str(notebook.parent)
+    # Plain string joins, here and below: the scheduler calls these for every run it makes.
+    notebook = os.path.normpath(os.path.join(source, entrypoint))
+    return notebook, os.path.dirname(notebook)
 
 
 def output_path_for(run_id: str) -> str:
-    # Plain string joining: the scheduler calls this for every run it makes.
     return os.path.join(get_settings().runs_dir, run_id, "output.ipynb")
 
 
