@@ -85,6 +85,7 @@ class Flow:
         `dockerfile`), and pushes it to the registry in its name when `push`.
         """
         parameters = dict(parameters or {})
+        # Checked again by the store; here first, so a bad value never costs an image build.
         validate_parameters(self.parameters, parameters, f"flow '{self.name}'")
         client = client or get_client()
         job_variables = dict(job_variables or {})

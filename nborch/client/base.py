@@ -124,8 +124,8 @@ class NborchClient(ABC):
         """One tick of the scheduler if `holder` holds its lease (None otherwise)."""
 
     @abstractmethod
-    def next_run_time(self, pool_name: str) -> datetime | None:
-        """When the pool's next waiting run is due, if it is in the future."""
+    def next_run_time(self, pool_name: str, *, lookahead: float = 0.0) -> datetime | None:
+        """When the pool's next waiting run is due, if beyond `lookahead` seconds from now."""
 
     # flow runs
     @abstractmethod

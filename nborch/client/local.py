@@ -183,8 +183,8 @@ class LocalClient(NborchClient):
     def scheduler_tick(self, holder: str) -> TickResult | None:
         return scheduler.tick_if_leader(self.store, holder)
 
-    def next_run_time(self, pool_name: str) -> datetime | None:
-        return claims.next_run_time(self.store, pool_name)
+    def next_run_time(self, pool_name: str, *, lookahead: float = 0.0) -> datetime | None:
+        return claims.next_run_time(self.store, pool_name, lookahead=lookahead)
 
     # flow runs
     def create_run(

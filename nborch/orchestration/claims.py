@@ -100,10 +100,13 @@ def claim_runs(
         return load_runs(session, claimed, with_history=False)
 
 
-def next_run_time(store: Store, pool_name: str, *, now: datetime | None = None) -> datetime | None:
-    """When the pool's next waiting run is due, if that is in the future (idle workers
-    sleep until then rather than a whole poll interval)."""
-    now = now or utcnow()
+def next_run_time(
+    store: Store, pool_name: str, *, lookahead: float = 0.0, now: datetime | None = None
+) -> datetime | None:
+    """When the pool's next waiting run is due, if that is beyond `lookahead` seconds from
+    now (idle workers sleep until then rather than a whole poll interval; runs within the
+    look-ahead were offered to the last claim already)."""
+    now = (now or utcnow()) + timedelta(seconds=lookahead)
     with store.read() as session:
         pool = pool_by_name(session, pool_name)
         return session.scalar(

@@ -227,9 +227,10 @@ class BaseWorker(ABC):
     def _idle_wait(self) -> float:
         """Seconds to sleep: a poll interval, or less when a run is due sooner, so that it
         starts on time rather than at the next poll."""
-        if not self.pool_name:
+        pool_name = self.pool_name
+        if not pool_name:
             return self.poll_interval
-        due = self._safe(self.client.next_run_time, self.pool_name)
+        due = self._safe(lambda: self.client.next_run_time(pool_name, lookahead=self.prestart))
         if due is None:
             return self.poll_interval
         until_due = (due - utcnow()).total_seconds() - self.prestart

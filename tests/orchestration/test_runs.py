@@ -183,3 +183,14 @@ def test_logs_are_kept_in_order(client: LocalClient, pool: str) -> None:
     assert [line.message for line in client.read_logs(run.id, after=lines[1].seq)] == ["three"]
     with pytest.raises(NotFoundError):
         client.read_logs(uuid.uuid4())
+
+
+def test_next_run_time_skips_runs_within_the_lookahead(client: LocalClient, pool: str) -> None:
+    deploy_hello(client, pool)
+    now = utcnow()
+    soon = client.create_run("hello/demo", scheduled_time=now + timedelta(seconds=2))
+    later = client.create_run("hello/demo", scheduled_time=now + timedelta(seconds=10))
+    assert claims.next_run_time(client.store, pool, now=now) == soon.scheduled_time
+    # A worker with --prestart 3 was offered `soon` by its last claim: it sleeps for `later`.
+    assert claims.next_run_time(client.store, pool, lookahead=3, now=now) == later.scheduled_time
+    assert claims.next_run_time(client.store, pool, lookahead=60, now=now) is None
