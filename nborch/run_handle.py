@@ -55,13 +55,13 @@ class RunHandle:
 
     def output_notebook(self) -> nbformat.NotebookNode:
         """The executed notebook (papermill's output, with the injected parameters)."""
-        path = self.output_path
-        if path is None or not path.exists():
+        notebook = self.client.read_output_notebook(self.id)
+        if notebook is None:
             raise NborchError(
                 f"Flow run '{self.run.name}' has no output notebook yet (it is "
                 f"{self.refresh().state.value}). Wait for it with handle.wait()."
             )
-        return nbformat.read(path, as_version=4)
+        return nbformat.from_dict(notebook)
 
     def logs(self) -> list[str]:
         return [line.message for line in self.client.read_logs(self.id)]

@@ -201,3 +201,13 @@ class NborchClient(ABC):
     def read_logs(
         self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
     ) -> list[LogLine]: ...
+
+    # output notebooks
+    @abstractmethod
+    def read_output_notebook(self, run_id: str | uuid.UUID) -> dict[str, Any] | None:
+        """The run's output notebook as nbformat JSON as it stands now (papermill saves it
+        after every cell), or None while there is none."""
+
+    @abstractmethod
+    def write_output_notebook(self, run_id: str | uuid.UUID, notebook: dict[str, Any]) -> None:
+        """Store the run's output notebook (a worker on another host hands it over)."""

@@ -24,6 +24,7 @@ from nborch.models import (
 from nborch.orchestration import (
     claims,
     deployments,
+    output_notebooks,
     pools,
     queues,
     run_logs,
@@ -290,6 +291,13 @@ class LocalClient(NborchClient):
         self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
     ) -> list[LogLine]:
         return run_logs.read_logs(self.store, run_id, after=after, limit=limit)
+
+    # output notebooks
+    def read_output_notebook(self, run_id: str | uuid.UUID) -> dict[str, Any] | None:
+        return output_notebooks.read_output_notebook(self.store, run_id)
+
+    def write_output_notebook(self, run_id: str | uuid.UUID, notebook: dict[str, Any]) -> None:
+        output_notebooks.write_output_notebook(self.store, run_id, notebook)
 
 
 def get_client() -> NborchClient:

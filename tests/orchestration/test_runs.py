@@ -194,3 +194,15 @@ def test_next_run_time_skips_runs_within_the_lookahead(client: LocalClient, pool
     # A worker with --prestart 3 was offered `soon` by its last claim: it sleeps for `later`.
     assert claims.next_run_time(client.store, pool, lookahead=3, now=now) == later.scheduled_time
     assert claims.next_run_time(client.store, pool, lookahead=60, now=now) is None
+
+
+def test_output_notebook_is_stored_and_read_whole(client: LocalClient, pool: str) -> None:
+    deploy_hello(client, pool)
+    run = client.create_run("hello/demo")
+    assert client.read_output_notebook(run.id) is None  # nothing written yet
+    notebook = {"cells": [{"cell_type": "code", "source": "x = 1"}], "metadata": {}}
+    client.write_output_notebook(run.id, {**notebook, "nbformat": 4, "nbformat_minor": 5})
+    assert client.read_output_notebook(run.id) == {**notebook, "nbformat": 4, "nbformat_minor": 5}
+    with pytest.raises(ValidationError, match="not a notebook"):
+        client.write_output_notebook(run.id, {"cells": "nope"})
+    assert client.read_output_notebook(run.id)["cells"] == notebook["cells"]  # type: ignore[index]
