@@ -373,6 +373,29 @@ class NborchMagics(Magics):
         if background is not None:
             self.workers[background.worker.name] = background
 
+    @magic_arguments()
+    @argument(
+        "--refresh",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="Seconds between refreshes (default 3; 0: refresh only by hand).",
+    )
+    @line_magic
+    @one_line_errors
+    def nborch_dashboard(self, line: str) -> Any:
+        """Show the dashboard: work pools, workers, deployments and flow runs, live.
+
+        %nborch_dashboard [--refresh SECONDS]   (the same as nborch.dashboard() in Python)
+        """
+        from nborch.notebook.dashboard import DEFAULT_REFRESH_INTERVAL, dashboard
+
+        args = parse(self.nborch_dashboard, line)
+        interval = DEFAULT_REFRESH_INTERVAL if args.refresh is None else args.refresh
+        if interval < 0:
+            raise NborchError(f"--refresh must be 0 or more seconds, got {interval:g}.")
+        return dashboard(refresh_interval=interval or None)
+
 
 def _document_cli_magics() -> None:
     """`%deploy?` shows the CLI command's own help."""
