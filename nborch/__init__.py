@@ -7,7 +7,8 @@
     run = run_deployment("hello/daily", parameters={"name": "Ada"}, timeout=60)
     run.output_notebook()
 
-In a notebook: `%load_ext nborch`, then `%%flow`, `%deploy`, `%serve`, `%worker` ...
+In a notebook: `%load_ext nborch`, then `%%flow`, `%deploy`, `%serve`, `%worker` ...;
+`nborch.dashboard()` (or `%nborch_dashboard`) shows pools, workers, deployments and runs live.
 
 Names are imported when first used, so that a process that needs one module of nborch
 (a papermill run, say) does not pay for all of it.
@@ -37,6 +38,7 @@ _WHERE = {
     "WorkPool": "nborch.models",
     "WorkQueue": "nborch.models",
     "Worker": "nborch.models",
+    "dashboard": "nborch.notebook.dashboard",
     "flow": "nborch.flows",
     "get_client": "nborch.client",
     "load_ipython_extension": "nborch.notebook",
@@ -56,3 +58,8 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter finds the server extension (the API and the scheduler) here."""
+    return [{"module": "nborch.api.jupyter_extension"}]

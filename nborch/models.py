@@ -252,3 +252,37 @@ class LogLine(_Model):
     seq: int
     timestamp: datetime
     message: str
+
+
+class ApiKeyRole(str, enum.Enum):
+    """What an API key may do: everything, or a worker's share of some pools."""
+
+    ADMIN = "admin"
+    WORKER = "worker"
+
+
+class ApiKey(_Model):
+    """An API key as listed (the key itself is shown once, when it is created)."""
+
+    id: UUID
+    name: str
+    prefix: str
+    role: ApiKeyRole
+    pools: list[str] = Field(default_factory=list)
+    created: datetime
+    last_used: datetime | None = None
+    revoked: datetime | None = None
+
+
+class NewApiKey(ApiKey):
+    """A key just created: `key` is the secret to hand to its user; nborch keeps its hash."""
+
+    key: str
+
+
+class SecretInfo(_Model):
+    """A secret as listed: its name and when it was set, never its value."""
+
+    name: str
+    created: datetime
+    updated: datetime

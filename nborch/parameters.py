@@ -3,6 +3,9 @@
 A parameter's type comes from its annotation in the notebook's `parameters` cell
 (``n: int = 3``) or else from its default (``n = 3`` is an int). ``any`` accepts anything
 JSON can carry.
+
+A secret reference (``"{{ secret.API_TOKEN }}"``) is text until a worker runs the run: it
+fits `str` and `any` parameters (and strings inside `list` and `dict` values), nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import yaml
 
 from nborch.errors import ParameterError
 from nborch.models import ParameterSpec
+from nborch.secret_references import secret_names
 
 TYPE_NAMES = ("str", "int", "float", "bool", "list", "dict", "any")
 
@@ -83,6 +87,13 @@ def _fits(type_name: str, value: Any) -> bool:
 
 
 def _wrong_type(owner: str, spec: ParameterSpec, value: Any) -> ParameterError:
+    if isinstance(value, str) and secret_names(value):
+        return ParameterError(
+            f"Parameter '{spec.name}' of {owner} is {spec.type}, but a secret reference "
+            f"({value!r}) is replaced by text: reference secrets from str or any parameters "
+            f"only (declare e.g. {spec.name}: str in the notebook's parameters cell).",
+            parameter=spec.name,
+        )
     shown = value if isinstance(value, str) else json.dumps(value, default=str)
     return ParameterError(
         f"Parameter '{spec.name}' of {owner} must be {spec.type}, got {shown!r}. "

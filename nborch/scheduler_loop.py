@@ -5,6 +5,7 @@ default needs no separate step, and only one process ticks at a time."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -22,17 +23,24 @@ class SchedulerLoop:
         interval: float | None = None,
         on_error: Callable[[Exception], None] = lambda _err: None,
         on_runs_created: Callable[[], None] = lambda: None,
+        orphan_grace: float = 0.0,
     ) -> None:
         self.client = client
         self.holder = holder or f"scheduler {uuid.uuid4()}"
         self.interval = interval if interval is not None else get_settings().scheduler_interval
         self.on_error = on_error
         self.on_runs_created = on_runs_created  # e.g. wake a worker of this process
+        # For this long after it starts, its ticks mark no run CRASHED for its worker's
+        # silence: a server that was down could not take the workers' heartbeats, and
+        # they need a moment to reach it again (see `server_orphan_grace`).
+        self.orphan_grace = orphan_grace
+        self._started = time.monotonic()
         self.last: TickResult | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
     def start(self) -> SchedulerLoop:
+        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -44,7 +52,8 @@ class SchedulerLoop:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                result = self.client.scheduler_tick(self.holder)
+                crash_orphans = time.monotonic() - self._started >= self.orphan_grace
+                result = self.client.scheduler_tick(self.holder, crash_orphans=crash_orphans)
             except Exception as err:  # a busy or unreachable store: try again next time
                 self.on_error(err)
             else:
@@ -53,3 +62,12 @@ class SchedulerLoop:
                     if result.created:
                         self.on_runs_created()
             self._stop.wait(self.interval)
+
+
+def server_orphan_grace() -> float:
+    """How long a server's scheduler (standalone or in Jupyter) leaves the runs of silent
+    workers alone after it starts: a worker's timeout, as if every worker had sent its last
+    heartbeat when the server came up. Workers of a server keep retrying while it is down,
+    so after a restart they heartbeat again within a few seconds; one that died meanwhile
+    has its runs marked CRASHED a timeout later."""
+    return get_settings().worker_timeout

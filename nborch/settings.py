@@ -6,7 +6,7 @@ import os
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     # Workers take runs this many seconds before their time and start their kernels, so the
     # first cell runs on time (0: take runs when they are due).
     prestart: float = 0.0
+    # A server to use instead of the local store (`nborch server start`, or a Jupyter server
+    # with the extension: its URL + "/nborch"), and the API key (or Jupyter token) for it.
+    api_url: str | None = None
+    api_key: SecretStr | None = None
+    # How long a call keeps trying while the server cannot be reached: a command gives up
+    # soon, a worker waits for the server to come back with its runs' states and logs.
+    api_retry_for: float = 10.0
+    worker_api_retry_for: float = 600.0
+    # The Fernet key that encrypts secrets in the store. Unset: the key file
+    # `$NBORCH_HOME/secret.key`, made on first use. Every process that sets or resolves
+    # secrets of one store needs the same key.
+    secret_key: SecretStr | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -70,6 +70,7 @@ def nborch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     monkeypatch.setenv("NBORCH_HOME", str(home))
     monkeypatch.delenv("NBORCH_DATABASE_URL", raising=False)
     monkeypatch.delenv("NBORCH_API_URL", raising=False)
+    monkeypatch.delenv("NBORCH_API_KEY", raising=False)
     reset_settings()
     yield home
     close_stores()

@@ -40,12 +40,13 @@ def cli() -> None:
       nborch worker start --pool my-pool
 
     The store is SQLite under $NBORCH_HOME (default ~/.nborch); set NBORCH_DATABASE_URL
-    for PostgreSQL.
+    for PostgreSQL. With NBORCH_API_URL (and NBORCH_API_KEY) set, every command asks that
+    nborch server instead (nborch server start).
     """
 
 
 def _register_commands() -> None:
-    from nborch.cli import deployments, images, pools, queues, runs, workers
+    from nborch.cli import deployments, images, pools, queues, runs, secrets, server, workers
 
     cli.add_command(pools.work_pool)
     cli.add_command(queues.work_queue)
@@ -55,6 +56,9 @@ def _register_commands() -> None:
     cli.add_command(runs.flow_run)
     cli.add_command(runs.run)
     cli.add_command(images.image)
+    cli.add_command(secrets.secret)
+    cli.add_command(server.server)
+    cli.add_command(server.api_key)
 
 
 _register_commands()

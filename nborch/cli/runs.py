@@ -21,7 +21,7 @@ from nborch.display import (
     print_table,
     styled_state,
 )
-from nborch.errors import ValidationError
+from nborch.errors import NotebookError, ValidationError
 from nborch.execution.notebooks import read_parameter_specs
 from nborch.models import FlowRun, StateType
 from nborch.parameters import parse_assignment, parse_cli_value, validate_parameters
@@ -141,6 +141,38 @@ def inspect(run_id: str, as_json: bool) -> None:
 def logs(run_id: str, follow: bool) -> None:
     """Print a run's logs (papermill's cell log and the kernel's output)."""
     follow_logs(client(), run_id, follow=follow)
+
+
+@flow_run.command("output")
+@click.argument("run_id")
+@click.option(
+    "-o",
+    "--output",
+    "path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write it (default: RUN_NAME.ipynb, or .html with --html).",
+)
+@click.option("--html", "as_html", is_flag=True, help="Write the notebook as an HTML page.")
+def output(run_id: str, path: str | None, as_html: bool) -> None:
+    """Save a run's output notebook here (also from a server on another machine)."""
+    api = client()
+    notebook = api.read_output_notebook(run_id)
+    if notebook is None:
+        run = api.get_run(run_id)
+        raise NotebookError(
+            f"Flow run '{run.name}' has no output notebook yet (it is {run.state.value}). "
+            f"Wait for it: nborch flow-run logs {run.id} --follow"
+        )
+    if path is None:
+        path = f"{api.get_run(run_id).name}.{'html' if as_html else 'ipynb'}"
+    if as_html:
+        from nborch.execution.html import notebook_html
+
+        Path(path).write_text(notebook_html(notebook), encoding="utf-8")
+    else:
+        Path(path).write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+    console.print(f"Wrote {path}", markup=False)
 
 
 @flow_run.command("cancel")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from nborch.cli.options import client, json_option
+from nborch.client import get_client
+from nborch.client.http import HttpClient
 from nborch.display import console, print_json, print_table
+from nborch.settings import get_settings
 from nborch.timeutil import ago
 from nborch.workers import worker_class_for
 
@@ -60,8 +63,21 @@ def start(
 
     SIGTERM or Ctrl+C stops claiming and waits for the runs in hand; a second one stops
     them (runs not yet started go back to the pool).
+
+    With NBORCH_API_URL and a worker key (NBORCH_API_KEY) it serves a pool of a server on
+    another machine: notebooks must be readable here (a shared folder or a git source), and
+    output notebooks are handed to the server. If the server goes away, runs go on and their
+    states and logs are sent when it is back ($NBORCH_WORKER_API_RETRY_FOR, 600 s).
     """
-    api = client()
+    echo = lambda text: console.print(text, markup=False)  # noqa: E731
+    # A worker of a server waits for it to come back rather than lose a run's state or logs.
+    api = get_client(retry_for=get_settings().worker_api_retry_for)
+    if isinstance(api, HttpClient):
+        api.on_connection = lambda ok, why: echo(
+            f"nborch server at {api.url} is back."
+            if ok
+            else f"Lost the nborch server at {api.url} ({why}); runs go on, retrying."
+        )
     pool = api.get_pool(pool_name)
     worker_class = worker_class_for(pool.type)
     worker_class(
@@ -73,7 +89,7 @@ def start(
         heartbeat_interval=heartbeat_interval,
         prestart=prestart,
         run_once=run_once,
-        echo=lambda text: console.print(text, markup=False),
+        echo=echo,
     ).start()
 
 

@@ -10,13 +10,16 @@ from datetime import datetime
 from typing import Any
 
 from nborch.models import (
+    ApiKey,
     CellFailure,
     Deployment,
     DeploymentSpec,
     FlowRun,
     LogLine,
+    NewApiKey,
     Schedule,
     ScheduleSpec,
+    SecretInfo,
     StateType,
     Worker,
     WorkPool,
@@ -28,6 +31,10 @@ KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear
 
 
 class NborchClient(ABC):
+    # True for a client of a server elsewhere: its workers hand output notebooks over and
+    # leave the scheduler to the server.
+    is_remote: bool = False
+
     # work pools
     @abstractmethod
     def create_pool(
@@ -92,11 +99,14 @@ class NborchClient(ABC):
         *,
         pid: int | None = None,
         worker_id: uuid.UUID | None = None,
+        hostname: str | None = None,
     ) -> Worker: ...
     @abstractmethod
     def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None: ...
     @abstractmethod
     def list_workers(self, pool_name: str | None = None) -> list[Worker]: ...
+    @abstractmethod
+    def get_worker(self, worker_id: uuid.UUID) -> Worker: ...
 
     # deployments
     @abstractmethod
@@ -120,8 +130,9 @@ class NborchClient(ABC):
     @abstractmethod
     def delete_schedule(self, full_name: str, schedule_id: str) -> None: ...
     @abstractmethod
-    def scheduler_tick(self, holder: str) -> TickResult | None:
-        """One tick of the scheduler if `holder` holds its lease (None otherwise)."""
+    def scheduler_tick(self, holder: str, *, crash_orphans: bool = True) -> TickResult | None:
+        """One tick of the scheduler if `holder` holds its lease (None otherwise); without
+        `crash_orphans` it leaves the runs of silent workers alone this time."""
 
     @abstractmethod
     def next_run_time(self, pool_name: str, *, lookahead: float = 0.0) -> datetime | None:
@@ -202,6 +213,14 @@ class NborchClient(ABC):
         self, run_id: str | uuid.UUID, *, after: int = 0, limit: int | None = None
     ) -> list[LogLine]: ...
 
+    # API keys
+    @abstractmethod
+    def create_api_key(self, name: str, role: str, pools: Sequence[str] = ()) -> NewApiKey: ...
+    @abstractmethod
+    def list_api_keys(self) -> list[ApiKey]: ...
+    @abstractmethod
+    def revoke_api_key(self, name: str) -> ApiKey: ...
+
     # output notebooks
     @abstractmethod
     def read_output_notebook(self, run_id: str | uuid.UUID) -> dict[str, Any] | None:
@@ -211,3 +230,17 @@ class NborchClient(ABC):
     @abstractmethod
     def write_output_notebook(self, run_id: str | uuid.UUID, notebook: dict[str, Any]) -> None:
         """Store the run's output notebook (a worker on another host hands it over)."""
+
+    # secrets
+    @abstractmethod
+    def set_secret(self, name: str, value: str) -> SecretInfo:
+        """Create or replace a secret; its value is stored encrypted, and never shown."""
+
+    @abstractmethod
+    def list_secrets(self) -> list[SecretInfo]: ...
+    @abstractmethod
+    def delete_secret(self, name: str) -> None: ...
+    @abstractmethod
+    def resolve_run_secrets(self, run_id: str | uuid.UUID) -> dict[str, str]:
+        """The values of the secrets a run's parameters and job variables reference, for
+        the worker running it (refused once the run is not in a worker's hands)."""

@@ -9,19 +9,23 @@ from typing import Any
 
 from nborch.client.base import KEEP, NborchClient
 from nborch.models import (
+    ApiKey,
     CellFailure,
     Deployment,
     DeploymentSpec,
     FlowRun,
     LogLine,
+    NewApiKey,
     Schedule,
     ScheduleSpec,
+    SecretInfo,
     StateType,
     Worker,
     WorkPool,
     WorkQueue,
 )
 from nborch.orchestration import (
+    api_keys,
     claims,
     deployments,
     output_notebooks,
@@ -31,6 +35,7 @@ from nborch.orchestration import (
     runs,
     scheduler,
     schedules,
+    secrets,
     workers,
 )
 from nborch.orchestration.scheduler import TickResult
@@ -143,14 +148,20 @@ class LocalClient(NborchClient):
         *,
         pid: int | None = None,
         worker_id: uuid.UUID | None = None,
+        hostname: str | None = None,
     ) -> Worker:
-        return workers.register_worker(self.store, name, pool_name, pid=pid, worker_id=worker_id)
+        return workers.register_worker(
+            self.store, name, pool_name, pid=pid, worker_id=worker_id, hostname=hostname
+        )
 
     def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
         workers.heartbeat(self.store, worker_id, stopped=stopped)
 
     def list_workers(self, pool_name: str | None = None) -> list[Worker]:
         return workers.list_workers(self.store, pool_name)
+
+    def get_worker(self, worker_id: uuid.UUID) -> Worker:
+        return workers.get_worker(self.store, worker_id)
 
     # deployments
     def apply_deployment(self, spec: DeploymentSpec) -> tuple[Deployment, bool]:
@@ -181,8 +192,8 @@ class LocalClient(NborchClient):
     def delete_schedule(self, full_name: str, schedule_id: str) -> None:
         schedules.delete_schedule(self.store, full_name, schedule_id)
 
-    def scheduler_tick(self, holder: str) -> TickResult | None:
-        return scheduler.tick_if_leader(self.store, holder)
+    def scheduler_tick(self, holder: str, *, crash_orphans: bool = True) -> TickResult | None:
+        return scheduler.tick_if_leader(self.store, holder, crash_orphans=crash_orphans)
 
     def next_run_time(self, pool_name: str, *, lookahead: float = 0.0) -> datetime | None:
         return claims.next_run_time(self.store, pool_name, lookahead=lookahead)
@@ -292,6 +303,16 @@ class LocalClient(NborchClient):
     ) -> list[LogLine]:
         return run_logs.read_logs(self.store, run_id, after=after, limit=limit)
 
+    # API keys
+    def create_api_key(self, name: str, role: str, pools: Sequence[str] = ()) -> NewApiKey:
+        return api_keys.create_api_key(self.store, name, role, pools)
+
+    def list_api_keys(self) -> list[ApiKey]:
+        return api_keys.list_api_keys(self.store)
+
+    def revoke_api_key(self, name: str) -> ApiKey:
+        return api_keys.revoke_api_key(self.store, name)
+
     # output notebooks
     def read_output_notebook(self, run_id: str | uuid.UUID) -> dict[str, Any] | None:
         return output_notebooks.read_output_notebook(self.store, run_id)
@@ -299,7 +320,30 @@ class LocalClient(NborchClient):
     def write_output_notebook(self, run_id: str | uuid.UUID, notebook: dict[str, Any]) -> None:
         output_notebooks.write_output_notebook(self.store, run_id, notebook)
 
+    # secrets
+    def set_secret(self, name: str, value: str) -> SecretInfo:
+        return secrets.set_secret(self.store, name, value)
 
-def get_client() -> NborchClient:
-    """The client the settings call for: the local store (an HTTP client comes with the API)."""
-    return LocalClient()
+    def list_secrets(self) -> list[SecretInfo]:
+        return secrets.list_secrets(self.store)
+
+    def delete_secret(self, name: str) -> None:
+        secrets.delete_secret(self.store, name)
+
+    def resolve_run_secrets(self, run_id: str | uuid.UUID) -> dict[str, str]:
+        return secrets.resolve_run_secrets(self.store, run_id)
+
+
+def get_client(*, retry_for: float | None = None) -> NborchClient:
+    """The client the settings call for: a server's when NBORCH_API_URL is set (retrying
+    for `retry_for` seconds while it cannot be reached), else the local store."""
+    settings = get_settings()
+    if not settings.api_url:
+        return LocalClient()
+    from nborch.client.http import HttpClient
+
+    return HttpClient(
+        settings.api_url,
+        settings.api_key.get_secret_value() if settings.api_key else None,
+        retry_for=settings.api_retry_for if retry_for is None else retry_for,
+    )

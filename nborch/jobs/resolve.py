@@ -1,5 +1,9 @@
 """Resolving a job configuration: template defaults, then the deployment's job variables,
-then the run's; validated against the template's schema before anything is stored."""
+then the run's; validated against the template's schema before anything is stored.
+
+Secret references (``{{ secret.NAME }}``) pass through resolution untouched: only the
+worker that runs the run replaces them, with values fetched for that run.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import jsonschema
 
 from nborch.errors import ValidationError
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
+# `{{ secret.NAME }}` is not a placeholder: it stays as it is, for the worker to fill in
+# (`nborch.secret_references`).
+_PLACEHOLDER = re.compile(r"\{\{\s*(?!secret\.)([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
 
 
 def _schema_properties(template: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from nborch.orchestration.schedules import (
     restart_schedules,
     schedules_of,
 )
+from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import validate_parameters
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRow, FlowRunRow, WorkPoolRow, WorkQueueRow
@@ -71,6 +72,13 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
         )
     now = utcnow()
     with store.write() as session:
+        require_secrets(
+            session,
+            spec.parameters,
+            spec.job_variables,
+            *(schedule.parameters for schedule in schedules or ()),
+            owner=owner,
+        )
         pool_id = queue_id = None
         if spec.pool_name:
             pool = pool_by_name(session, spec.pool_name)

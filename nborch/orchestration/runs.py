@@ -31,6 +31,7 @@ from nborch.models import (
 )
 from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
+from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import validate_parameters
 from nborch.settings import get_settings
 from nborch.sources import is_git_url
@@ -230,6 +231,12 @@ def create_run(
         owner = f"deployment '{deployment}'"
         specs = [ParameterSpec.model_validate(p) for p in dep.parameter_specs]
         validate_parameters(specs, parameters, owner)
+        require_secrets(
+            session,
+            {**dep.parameters, **parameters},
+            {**dep.job_variables, **job_variables},
+            owner=owner,
+        )
         if dep.pool_id is None:
             raise ValidationError(
                 f"Deployment '{deployment}' has no work pool, so no worker would run it. "
@@ -284,6 +291,7 @@ def create_adhoc_run(
     """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`)."""
     now = utcnow()
     with store.write() as session:
+        require_secrets(session, parameters, job_variables, owner=f"flow '{flow_name}'")
         flow = ensure_flow(session, flow_name)
         run_id = str(uuid.uuid4())
         row = FlowRunRow(

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import String, Table, Text, insert, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType
@@ -25,6 +24,7 @@ from nborch.orchestration.leases import acquire_lease
 from nborch.orchestration.runs import crash_orphaned_runs, notebook_location, output_path_for
 from nborch.orchestration.timetables import Timetable
 from nborch.settings import get_settings
+from nborch.store.bulk import ids_in, insert_ignoring_conflicts
 from nborch.store.engine import Store
 from nborch.store.tables import (
     DeploymentRow,
@@ -41,8 +41,6 @@ LATE = StateType.LATE.value
 _RUNS = cast(Table, FlowRunRow.__table__)
 _STATES = cast(Table, FlowRunStateRow.__table__)
 _SCHEDULES = cast(Table, ScheduleRow.__table__)
-_CHUNK = 500  # ids per IN (...): well under SQLite's limit on bound variables
-_BATCH = 100  # runs per INSERT statement
 _TICK = timedelta(microseconds=1)
 
 
@@ -92,32 +90,17 @@ def plan_slots(
     raise AssertionError("a timetable never ends")
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[str]:
-    """Insert the runs; a slot that has its run already is skipped. Returns the ids of the
-    runs inserted (RETURNING also lets SQLAlchemy batch the rows into few statements)."""
-    dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = (
-        module.insert(_RUNS)
-        .on_conflict_do_nothing(index_elements=["schedule_id", "slot_time"])
-        .returning(_RUNS.c.id)
-        # Same-sized batches: psycopg parses the statement once and reuses it.
-        .execution_options(insertmanyvalues_page_size=_BATCH)
-    )
-    return list(session.connection().execute(statement, rows).scalars())
-
-
 def add_states(
     session: Session, run_ids: Sequence[str], state: StateType, message: str, now: datetime
 ) -> None:
     """Record `state` for many runs: one INSERT ... SELECT per chunk of ids, not a row each."""
-    for start in range(0, len(run_ids), _CHUNK):
+    for matching in ids_in(session, _RUNS.c.id, run_ids):
         rows = select(
             _RUNS.c.id,
             literal(state.value, String()),
             literal(message, Text()),
             literal(now, UTCDateTime()),
-        ).where(_RUNS.c.id.in_(run_ids[start : start + _CHUNK]))
+        ).where(matching)
         session.connection().execute(
             insert(_STATES).from_select(["run_id", "type", "message", "timestamp"], rows)
         )
@@ -223,14 +206,13 @@ def schedule_runs(store: Store, now: datetime) -> int:
                         "created": now,
                     }
                 )
-        created = _insert_ignoring_duplicates(session, runs) if runs else []
+        # A slot that has its run already (another scheduler was first) is skipped.
+        created = insert_ignoring_conflicts(session, _RUNS, runs, ["schedule_id", "slot_time"])
         add_states(session, created, StateType.SCHEDULED, "Scheduled", now)
         for following, schedule_ids in cursors.items():  # most share a few values
-            for start in range(0, len(schedule_ids), _CHUNK):
+            for matching in ids_in(session, _SCHEDULES.c.id, schedule_ids):
                 session.connection().execute(
-                    update(_SCHEDULES)
-                    .where(_SCHEDULES.c.id.in_(schedule_ids[start : start + _CHUNK]))
-                    .values(next_slot=following)
+                    update(_SCHEDULES).where(matching).values(next_slot=following)
                 )
         return len(created)
 
@@ -307,21 +289,24 @@ def skip_missed_runs(store: Store, now: datetime) -> int:
         return len(done)
 
 
-def tick(store: Store, now: datetime | None = None) -> TickResult:
-    """One round of the scheduler's work (each step its own short transaction)."""
+def tick(store: Store, now: datetime | None = None, *, crash_orphans: bool = True) -> TickResult:
+    """One round of the scheduler's work (each step its own short transaction). Without
+    `crash_orphans`, runs of workers that stopped heartbeating are left alone this time."""
     now = now or utcnow()
     return TickResult(
         created=schedule_runs(store, now),
         late=mark_late_runs(store, now),
         skipped=skip_missed_runs(store, now),
-        crashed=len(crash_orphaned_runs(store, now=now)),
+        crashed=len(crash_orphaned_runs(store, now=now)) if crash_orphans else 0,
     )
 
 
-def tick_if_leader(store: Store, holder: str, now: datetime | None = None) -> TickResult | None:
+def tick_if_leader(
+    store: Store, holder: str, now: datetime | None = None, *, crash_orphans: bool = True
+) -> TickResult | None:
     """Tick when `holder` holds (or can take) the scheduler's lease; None otherwise."""
     now = now or utcnow()
     ttl = 3 * get_settings().scheduler_interval
     if not acquire_lease(store, LEASE, holder, ttl, now):
         return None
-    return tick(store, now)
+    return tick(store, now, crash_orphans=crash_orphans)

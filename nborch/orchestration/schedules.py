@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from nborch.errors import NotFoundError, ValidationError
 from nborch.models import WAITING_STATES, ParameterSpec, Schedule, ScheduleSpec
 from nborch.orchestration.lookup import deployment_by_name
+from nborch.orchestration.secrets import require_secrets
 from nborch.orchestration.timetables import check_cron, check_timezone
 from nborch.parameters import validate_parameters
 from nborch.store.engine import Store
@@ -155,9 +156,9 @@ def create_schedule(store: Store, full_name: str, spec: ScheduleSpec) -> Schedul
     with store.write() as session:
         deployment, _flow = deployment_by_name(session, full_name)
         specs = [ParameterSpec.model_validate(p) for p in deployment.parameter_specs]
-        row = _to_row(
-            deployment.id, check_schedule(spec, specs, f"deployment '{full_name}'"), utcnow()
-        )
+        owner = f"deployment '{full_name}'"
+        row = _to_row(deployment.id, check_schedule(spec, specs, owner), utcnow())
+        require_secrets(session, row.parameters, owner=f"a schedule of {owner}")
         session.add(row)
         session.flush()
         return _to_model(row, full_name, None)

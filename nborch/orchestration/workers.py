@@ -25,8 +25,10 @@ def register_worker(
     *,
     pid: int | None = None,
     worker_id: uuid.UUID | None = None,
+    hostname: str | None = None,
 ) -> Worker:
-    """Record a worker that has started; it counts as online from its first heartbeat."""
+    """Record a worker that has started; it counts as online from its first heartbeat.
+    `hostname` is where it runs (default: here)."""
     now = utcnow()
     with store.write() as session:
         pool_id = pool_by_name(session, pool_name).id if pool_name else None
@@ -34,7 +36,7 @@ def register_worker(
             id=str(worker_id or uuid.uuid4()),
             name=name,
             pool_id=pool_id,
-            hostname=socket.gethostname(),
+            hostname=hostname or socket.gethostname(),
             pid=pid,
             last_heartbeat=now,
             stopped=False,
@@ -69,6 +71,7 @@ def list_workers(
     *,
     include_offline: bool = True,
     now: datetime | None = None,
+    worker_id: uuid.UUID | None = None,
 ) -> list[Worker]:
     cutoff = (now or utcnow()) - timedelta(seconds=get_settings().worker_timeout)
     with store.read() as session:
@@ -79,16 +82,19 @@ def list_workers(
         )
         if pool_name:
             query = query.where(WorkerRow.pool_id == pool_by_name(session, pool_name).id)
+        if worker_id is not None:
+            query = query.where(WorkerRow.id == str(worker_id))
         if not include_offline:
             query = query.where(WorkerRow.last_heartbeat >= cutoff, ~WorkerRow.stopped)
         rows = session.execute(query).all()
-        active = dict(
-            session.execute(
-                select(FlowRunRow.worker_id, func.count())
-                .where(FlowRunRow.state.in_([s.value for s in ACTIVE_STATES]))
-                .group_by(FlowRunRow.worker_id)
-            ).all()
+        active_query = (
+            select(FlowRunRow.worker_id, func.count())
+            .where(FlowRunRow.state.in_([s.value for s in ACTIVE_STATES]))
+            .group_by(FlowRunRow.worker_id)
         )
+        if worker_id is not None:
+            active_query = active_query.where(FlowRunRow.worker_id == str(worker_id))
+        active = dict(session.execute(active_query).all())
     return [
         Worker(
             id=uuid.UUID(row.id),
@@ -106,3 +112,10 @@ def list_workers(
         )
         for row, pool in rows
     ]
+
+
+def get_worker(store: Store, worker_id: uuid.UUID) -> Worker:
+    found = list_workers(store, worker_id=worker_id)
+    if not found:
+        raise NotFoundError(f"Worker '{worker_id}' not found. List the workers: nborch worker ls")
+    return found[0]

@@ -1,7 +1,8 @@
 """The worker lifecycle, shared by every pool type (template method).
 
 The base worker owns registration, heartbeats, claiming, concurrency, cancellation,
-state reporting, logs and shutdown. A pool type writes only how to `launch` a run's
+state reporting, logs, a run's secrets (values put in before launch, masked in its logs and
+output notebook: `run_secrets`) and shutdown. A pool type writes only how to `launch` a run's
 infrastructure, `wait` for it and `stop` it.
 
 Shutdown: the first SIGTERM/SIGINT stops claiming and lets runs in hand finish; a second
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import uuid
 from abc import ABC, abstractmethod
@@ -32,6 +34,8 @@ from nborch.settings import get_settings
 from nborch.sources import check_out, is_git_url
 from nborch.timeutil import utcnow
 from nborch.workers.logs import LogShipper
+from nborch.workers.output_handover import hand_over_output, with_local_output
+from nborch.workers.run_secrets import RunSecrets
 
 # How many runs one poll claims when the worker has no --limit.
 _UNLIMITED_BATCH = 16
@@ -89,7 +93,8 @@ class BaseWorker(ABC):
         self.echo = echo
         self.tee = tee  # also hands every log line to this (e.g. a terminal)
         # Every worker offers to run the scheduler; the store's lease picks one at a time.
-        self.run_scheduler = run_scheduler
+        # A worker of a server leaves it to the server.
+        self.run_scheduler = run_scheduler and not client.is_remote
         self.job_template: dict[str, Any] = default_base_job_template(self.pool_type)
         self._active: dict[str, ActiveRun] = {}
         self._lock = threading.Lock()
@@ -151,7 +156,13 @@ class BaseWorker(ABC):
     @contextmanager
     def online(self) -> Iterator[None]:
         """Registered and heartbeating for the duration of the block."""
-        self.client.register_worker(self.name, self.pool_name, pid=os.getpid(), worker_id=self.id)
+        self.client.register_worker(
+            self.name,
+            self.pool_name,
+            pid=os.getpid(),
+            worker_id=self.id,
+            hostname=socket.gethostname(),
+        )
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         heartbeat.start()
         holder = f"{self.name} ({self.id})"
@@ -259,6 +270,9 @@ class BaseWorker(ABC):
             self.echo(f"Could not claim runs ({err}); retrying.")
             return
         for run in runs:
+            with self._lock:  # a claim sent again may offer back a run already in hand
+                if str(run.id) in self._active:
+                    continue
             self.submit(run)
 
     def submit(self, run: FlowRun) -> threading.Thread:
@@ -290,6 +304,8 @@ class BaseWorker(ABC):
         return self.client.get_run(run.id)
 
     def _execute(self, active: ActiveRun) -> None:
+        if self.client.is_remote:  # the run's output_path is the server's, not ours
+            active.run = with_local_output(active.run)
         run = active.run
         try:
             log = LogShipper(self.client, run.id, tee=self.tee)
@@ -298,6 +314,8 @@ class BaseWorker(ABC):
             finally:
                 log.close()  # every log line is stored before the final state is
             if outcome is not None and not active.abandoned:
+                if self.client.is_remote:
+                    self._safe(hand_over_output, self.client, run)
                 self._report(run, outcome)
         except Exception as err:  # nothing may leave a run hanging in PENDING/RUNNING
             reason = f"The worker could not run it: {type(err).__name__}: {err}"
@@ -310,9 +328,12 @@ class BaseWorker(ABC):
 
     def _run_infrastructure(self, active: ActiveRun, log: LogShipper) -> Outcome | None:
         run = active.run
+        secrets = RunSecrets.fetch(self.client, run)  # values for this run; the store keeps refs
         job = self._with_secret_env(
-            resolve_job_configuration(self.job_template, run.job_variables), log
+            secrets.job(resolve_job_configuration(self.job_template, run.job_variables)), secrets
         )
+        log.mask(secrets.masked_forms())
+        run = secrets.with_values(run)
         if not self.holds_first_cell:
             self._wait_until_due(active)
         try:
@@ -329,14 +350,18 @@ class BaseWorker(ABC):
         infrastructure_id = self.infrastructure_id(active.handle)
         if infrastructure_id:
             self._safe(lambda: self.client.record_infrastructure(run.id, infrastructure_id))
-        exit_code = self.wait(active.handle)
+        try:
+            exit_code = self.wait(active.handle)
+        finally:
+            secrets.mask_outputs(run.output_path)
         return judge_outcome(
             exit_code, run.output_path, list(log.tail), cancelled=active.cancel_requested
         )
 
-    def _with_secret_env(self, job: dict[str, Any], log: LogShipper) -> dict[str, Any]:
+    def _with_secret_env(self, job: dict[str, Any], secrets: RunSecrets) -> dict[str, Any]:
         """The job with its `secret_env` values taken from this worker's environment: they
-        reach the run's environment only, never the store, and are masked in its logs."""
+        reach the run's environment only, never the store, and are masked in its logs and
+        output notebook."""
         names = list(job.get("secret_env") or [])
         missing = [name for name in names if name not in os.environ]
         if missing:
@@ -345,9 +370,9 @@ class BaseWorker(ABC):
                 f"'{self.name}' runs. Set them in the worker's environment: nborch never "
                 "stores secret values."
             )
-        secrets = {name: os.environ[name] for name in names}
-        log.mask(secrets.values())
-        return {**job, "env": {**(job.get("env") or {}), **secrets}}
+        values = {name: os.environ[name] for name in names}
+        secrets.hide(values.values())
+        return {**job, "env": {**(job.get("env") or {}), **values}}
 
     def _wait_until_due(self, active: ActiveRun) -> None:
         """Taken early (--prestart) but cannot hold its first cell: wait for its time. A

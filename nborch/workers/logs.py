@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from nborch.client.base import NborchClient
+from nborch.execution.masking import MASK
 
 # Lines that say nothing to the user: noise from jupyter_client and ipykernel (which logs
 # the interrupt jupyter_client sends to every kernel it shuts down).
@@ -20,9 +21,6 @@ _NOISE = (
 def is_noise(line: str) -> bool:
     """A line the shipper drops."""
     return any(noise in line for noise in _NOISE)
-
-
-MASK = "*****"
 
 
 class LogShipper:

@@ -146,6 +146,14 @@ def test_failing_notebook(nborch_home: Path, tmp_path: Path) -> None:
     assert "result = 10 / divisor" in inspected.stdout
     assert "FAILED" in inspected.stdout
 
+    # The output notebook, saved where the user says, as JSON and as a page.
+    saved = tmp_path / "saved.ipynb"
+    assert nborch("flow-run", "output", run["id"], "-o", str(saved)).returncode == 0
+    assert "before the failure" in all_output_text(saved)
+    page = tmp_path / "saved.html"
+    assert nborch("flow-run", "output", run["id"], "--html", "-o", str(page)).returncode == 0
+    assert "before the failure" in page.read_text() and "<html" in page.read_text()
+
 
 @dataclass
 class TimedOut:

@@ -1,0 +1,42 @@
+"""The API inside `jupyter lab` / `jupyter server`: the same handlers under Jupyter's base URL,
+behind Jupyter's own login; the scheduler ticks here too, so a running Jupyter keeps
+schedules on time without a worker. Enabled on install (jupyter_server_config.d/nborch.json)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from nborch.api.handlers import ApiHandlerMixin, api_handlers
+from nborch.api.service import ApiService, jupyter_principal
+from nborch.orchestration.api_keys import Principal
+from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
+
+
+class JupyterApiHandler(ApiHandlerMixin, APIHandler):
+    """A logged-in Jupyter user may do anything an admin key may."""
+
+    async def caller(self) -> Principal | None:
+        return jupyter_principal(self.current_user is not None)
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    # Notebooks are deployed by their path in Jupyter's file browser, under its root_dir.
+    service = ApiService(notebook_root=serverapp.root_dir)
+    # NBORCH_API_URL for clients of this Jupyter: its URL + "/nborch" (e.g.
+    # http://127.0.0.1:8888/nborch) with a Jupyter token as NBORCH_API_KEY.
+    base_url = url_path_join(serverapp.web_app.settings.get("base_url", "/"), "nborch")
+    serverapp.web_app.add_handlers(".*$", api_handlers(service, JupyterApiHandler, base_url))
+    holder = f"jupyter server {socket.gethostname()} ({os.getpid()})"
+    scheduler = SchedulerLoop(
+        service.client,
+        holder,
+        on_error=lambda e: serverapp.log.warning("nborch scheduler: %s", e),
+        orphan_grace=server_orphan_grace(),
+    ).start()
+    serverapp.web_app.settings["nborch_scheduler"] = scheduler
+    serverapp.log.info("nborch: API at %s/api/v1, scheduler on", base_url)

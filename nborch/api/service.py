@@ -1,0 +1,279 @@
+"""The API's work, apart from any web framework: check who calls, parse and validate the
+request against its route, call the client operation off the event loop, and answer.
+
+Bad input never reaches the store: every input is validated by the route's models first, and
+every refusal is a 4xx whose body names the problem. A 500 means a bug in nborch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import typing
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy.exc import DataError, IntegrityError
+
+from nborch.api import lab
+from nborch.api.openapi import build_openapi
+from nborch.client.local import LocalClient
+from nborch.client.routes import (
+    PUBLIC,
+    SERVER_OPS,
+    AppliedDeployment,
+    Changes,
+    CronPreview,
+    DeployNotebook,
+    Health,
+    NotebookParameters,
+    Route,
+)
+from nborch.client.wire_errors import (
+    AuthenticationError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    error_body,
+    status_of,
+)
+from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationError
+from nborch.execution.html import notebook_html
+from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
+
+log = logging.getLogger("nborch.api")
+
+JSON_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes = b""
+    content_type: str = JSON_TYPE
+
+
+def _error(err: NborchError) -> Answer:
+    return Answer(status_of(err), json.dumps(error_body(err)).encode())
+
+
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def _plain_errors(err: pydantic.ValidationError, where: str) -> str:
+    """Pydantic's errors in one line: `body.limit: Input should be ...; ...`."""
+    parts = []
+    for item in err.errors()[:5]:
+        location = ".".join(str(p) for p in (where, *item["loc"]))
+        parts.append(f"{location}: {item['msg']}")
+    more = len(err.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _no_nul(value: Any, where: str) -> None:
+    """Refuse NUL characters anywhere in the input: no store keeps them in text."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(f"{where} contains a NUL character, which nborch refuses.")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _no_nul(key, where)
+            _no_nul(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{where}[{index}]")
+
+
+def _is_list_field(model: type[BaseModel], name: str) -> bool:
+    annotation = model.model_fields[name].annotation
+    return typing.get_origin(annotation) is list
+
+
+class ApiService:
+    """Answers API requests from a client of the store (the server's own, in-process).
+
+    `notebook_root` is the folder whose notebooks may be deployed by path (Jupyter's
+    root_dir; by default the working directory)."""
+
+    def __init__(
+        self,
+        client: LocalClient | None = None,
+        *,
+        threads: int = 16,
+        notebook_root: str | Path | None = None,
+    ) -> None:
+        self.client = client or LocalClient()
+        self.notebook_root = Path(notebook_root or Path.cwd()).expanduser()
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nborch-api")
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _off_loop(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    async def principal_for_key(self, authorization: str | None) -> Principal | None:
+        """The caller named by an `Authorization: Bearer KEY` header, if the key is valid."""
+        if not authorization:
+            return None
+        scheme, _, key = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+        principal: Principal | None = await self._off_loop(
+            authenticate, self.client.store, key.strip()
+        )
+        return principal
+
+    async def handle(
+        self,
+        route: Route,
+        principal: Principal | None,
+        path_args: Mapping[str, str],
+        query: Mapping[str, list[str]],
+        body: bytes,
+    ) -> Answer:
+        try:
+            if route.access != PUBLIC and principal is None:
+                raise AuthenticationError(
+                    "This nborch server needs an API key: set NBORCH_API_KEY. Create one on the "
+                    "server's host with: nborch api-key create NAME --role admin"
+                )
+            if len(body) > route.max_body:
+                raise PayloadTooLargeError(
+                    f"The request body has {len(body)} bytes; {route.op} takes at most "
+                    f"{route.max_body}."
+                )
+            kwargs = self._inputs(route, path_args, query, body)
+            if principal is not None:
+                await self._off_loop(self._authorize, route, principal, kwargs)
+            operation = getattr(self, route.op) if route.op in SERVER_OPS else None
+            result = await self._off_loop(operation or getattr(self.client, route.op), **kwargs)
+        except NborchError as err:
+            return _error(err)
+        except DataError as err:  # e.g. a number beyond what the store's column holds
+            return _error(ValidationError(f"A value does not fit the store: {err.orig}"))
+        except OverflowError as err:  # SQLite's way of saying the same
+            return _error(ValidationError(f"A value does not fit the store: {err}"))
+        except IntegrityError as err:
+            return _error(ConflictError(f"The store refused the change: {err.orig}"))
+        except Exception:
+            log.exception("nborch API: %s %s failed", route.method, route.path)
+            return Answer(
+                500,
+                json.dumps(
+                    {"error": {"type": "InternalError", "message": "nborch failed; see its log."}}
+                ).encode(),
+            )
+        if route.response is None:
+            return Answer(route.success_status)
+        return self._json(route, route.to_wire(result) if route.to_wire else result)
+
+    @staticmethod
+    def _json(route: Route, value: Any) -> Answer:
+        if route.content_type != JSON_TYPE:
+            return Answer(route.success_status, str(value).encode(), route.content_type)
+        return Answer(route.success_status, _adapter(route.response).dump_json(value))
+
+    # ---- what the server answers itself --------------------------------------------------
+
+    def health(self) -> Health:
+        return Health(status="ok", version=version("nborch"))
+
+    def openapi(self) -> dict[str, Any]:
+        return build_openapi()
+
+    def output_html(self, run_id: uuid.UUID) -> str:
+        notebook = self.client.read_output_notebook(run_id)
+        if notebook is None:
+            run = self.client.get_run(run_id)
+            raise NotFoundError(
+                f"Flow run '{run.name}' has no output notebook yet (it is {run.state.value})."
+            )
+        return notebook_html(notebook)
+
+    def notebook_parameters(self, path: str) -> NotebookParameters:
+        return lab.notebook_parameters(self.notebook_root, path)
+
+    def cron_preview(self, cron: str, timezone: str, count: int) -> CronPreview:
+        return lab.cron_preview(cron, timezone, count)
+
+    def deploy_notebook(self, request: DeployNotebook) -> AppliedDeployment:
+        return lab.deploy_notebook(self.client, self.notebook_root, request)
+
+    @staticmethod
+    def _inputs(
+        route: Route, path_args: Mapping[str, str], query: Mapping[str, list[str]], body: bytes
+    ) -> dict[str, Any]:
+        """The operation's keyword arguments, validated; ValidationError when they are not."""
+        raw: dict[str, Any] = dict(path_args)
+        for name, values in query.items():
+            if name in raw or name not in route.params.model_fields:
+                raise ValidationError(
+                    f"Unknown query parameter '{name}' for {route.method} {route.path}."
+                )
+            raw[name] = values if _is_list_field(route.params, name) else values[-1]
+        _no_nul(raw, "path or query")
+        try:
+            params = route.params.model_validate(raw)
+        except pydantic.ValidationError as err:
+            raise ValidationError(f"Invalid request: {_plain_errors(err, 'query')}") from None
+        kwargs = {name: getattr(params, name) for name in type(params).model_fields}
+        if route.body is None:
+            if body.strip():
+                raise ValidationError(f"{route.method} {route.path} takes no request body.")
+            return kwargs
+        try:
+            document = json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValidationError(f"The request body is not valid JSON: {err}") from None
+        _no_nul(document, "body")
+        try:  # strictly, as JSON: `true` is no number, `"1"` no integer
+            parsed = _adapter(route.body).validate_json(body or b"null", strict=True)
+        except pydantic.ValidationError as err:
+            raise ValidationError(f"Invalid request: {_plain_errors(err, 'body')}") from None
+        if route.body_arg:
+            kwargs[route.body_arg] = parsed
+        else:
+            given = (
+                parsed.model_fields_set
+                if isinstance(parsed, Changes)
+                else type(parsed).model_fields
+            )
+            kwargs.update({name: getattr(parsed, name) for name in given})
+        return kwargs
+
+    def _authorize(self, route: Route, principal: Principal, kwargs: dict[str, Any]) -> None:
+        if principal.is_admin:
+            return
+        kind, field = route.access.kind, route.access.field
+        pool: str | None = None
+        if kind == "pool" and field:
+            pool = kwargs.get(field)
+        elif kind == "run" and field:
+            pool = self.client.get_run(kwargs[field]).pool_name
+        elif kind == "worker" and field:
+            pool = self.client.get_worker(kwargs[field]).pool_name
+        if kind == "any":
+            return
+        if kind == "admin" or not principal.may_use_pool(pool):
+            reach = ", ".join(sorted(principal.pools)) or "no pool"
+            raise PermissionDeniedError(
+                f"API key '{principal.name}' is a worker key for {reach}: it may not call "
+                f"{route.op}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
+            )
+
+
+def jupyter_principal(logged_in: bool) -> Principal | None:
+    """Inside Jupyter, its own login stands for the key: a logged-in user is an admin."""
+    return ADMIN if logged_in else None

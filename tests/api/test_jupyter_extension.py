@@ -1,0 +1,184 @@
+"""The API inside a real `jupyter server` (the extension enabled by its config file): under
+Jupyter's base URL + "nborch/api/v1", behind Jupyter's token, with the scheduler ticking in
+Jupyter itself, so schedules make their runs with no worker and no nborch server running."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from support.deployments import deploy_hello
+from support.processes import wait_for
+from support.servers import OutputProcess, environment, free_port
+
+from nborch.client import LocalClient
+from nborch.client.http import HttpClient
+from nborch.client.routes import API_PREFIX
+from nborch.errors import NotFoundError
+from nborch.models import StateType
+from nborch.orchestration.scheduler import LEASE
+from nborch.store.engine import close_stores, open_store
+from nborch.store.tables import LeaseRow
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "nborch-test-token-3f9a"
+REFUSED = (401, 403)
+
+
+@dataclass
+class Jupyter:
+    """A running `jupyter server` and its nborch store (NBORCH_HOME)."""
+
+    url: str  # http://127.0.0.1:PORT + base URL, without the trailing slash
+    home: Path
+    process: OutputProcess
+
+    def api(self, path: str) -> str:
+        return f"{self.url}/nborch{API_PREFIX}{path}"
+
+    def client(self, token: str = TOKEN) -> HttpClient:
+        return HttpClient(f"{self.url}/nborch", token, retry_for=0)
+
+
+def start_jupyter(folder: Path, base_url: str = "/") -> Jupyter:
+    """`jupyter server` on a free loopback port with a known token, NBORCH_HOME in `folder`
+    and a short scheduler interval; returned once nborch's /health answers through it."""
+    for name in ("home", "root", "config", "runtime"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = environment(
+        NBORCH_HOME=str(folder / "home"),
+        NBORCH_SCHEDULER_INTERVAL="0.5",
+        # Jupyter's own user-level files out of the way; the extension's config is in the
+        # virtualenv's etc/jupyter, which Jupyter reads all the same.
+        JUPYTER_CONFIG_DIR=str(folder / "config"),
+        JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--allow-root",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--ServerApp.root_dir={folder / 'root'}",
+        f"--ServerApp.base_url={base_url}",
+        f"--IdentityProvider.token={TOKEN}",
+    ]
+    process = OutputProcess(argv, env)
+    jupyter = Jupyter(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", folder / "home", process)
+    try:
+        wait_for(
+            lambda: _answers(jupyter.api("/health")) or not process.alive,
+            120,
+            lambda: f"Jupyter did not serve nborch's /health:\n{process.output}",
+        )
+        assert process.alive, f"Jupyter exited ({process.process.poll()}):\n{process.output}"
+    except BaseException:
+        process.stop()
+        raise
+    return jupyter
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    """One Jupyter for the module's tests (each uses pools of its own): it is slow to start."""
+    running = start_jupyter(tmp_path_factory.mktemp("jupyter"))
+    try:
+        yield running
+    finally:
+        running.process.stop()
+        close_stores()
+
+
+def test_the_api_needs_jupyters_token(jupyter: Jupyter) -> None:
+    pools = jupyter.api("/work-pools")
+    assert httpx.get(pools, timeout=30).status_code in REFUSED
+    wrong = httpx.get(pools, headers={"Authorization": "token not-the-token"}, timeout=30)
+    assert wrong.status_code in REFUSED
+    for scheme in ("token", "Bearer"):
+        answer = httpx.get(pools, headers={"Authorization": f"{scheme} {TOKEN}"}, timeout=30)
+        assert answer.status_code == 200, (scheme, answer.text)
+        assert isinstance(answer.json(), list)
+    assert httpx.get(jupyter.api("/health"), timeout=30).json()["status"] == "ok"
+
+    created = httpx.post(pools, json={"name": "no-token", "type": "process"}, timeout=30)
+    assert created.status_code in REFUSED, created.text
+    with closing(jupyter.client()) as client, pytest.raises(NotFoundError):
+        client.get_pool("no-token")
+
+
+def test_an_http_client_of_jupyter_creates_deploys_and_lists(jupyter: Jupyter) -> None:
+    with closing(jupyter.client()) as client:
+        pool = client.create_pool("in-jupyter", "process", description="made through Jupyter")
+        assert pool.name == "in-jupyter"
+        deployment = deploy_hello(client, "in-jupyter", "via-jupyter", parameters={"times": 2})
+        assert deployment.full_name == "hello/via-jupyter"
+        assert "in-jupyter" in [p.name for p in client.list_pools()]
+        listed = client.list_deployments(pool_name="in-jupyter")
+        assert [d.full_name for d in listed] == ["hello/via-jupyter"]
+        assert listed[0].parameters == {"times": 2}
+        run = client.create_run("hello/via-jupyter")
+        assert run.state is StateType.SCHEDULED
+        assert [r.id for r in client.list_runs(deployment="hello/via-jupyter")] == [run.id]
+    # ...in the store NBORCH_HOME names for Jupyter.
+    local = LocalClient(open_store(f"sqlite:///{jupyter.home / 'nborch.db'}"))
+    assert local.get_pool("in-jupyter").description == "made through Jupyter"
+    assert local.get_run(run.id).deployment_name == "hello/via-jupyter"
+
+
+def test_jupyters_scheduler_makes_the_scheduled_runs_with_no_worker_and_no_server(
+    jupyter: Jupyter,
+) -> None:
+    with closing(jupyter.client()) as client:
+        client.create_pool("scheduled", "process")
+        deploy_hello(client, "scheduled", "ticker", interval=1)
+        runs = wait_for(
+            lambda: client.list_runs(deployment="hello/ticker", states=[StateType.SCHEDULED]),
+            60,
+            lambda: jupyter.process.output[-3000:],
+        )
+        assert all(run.schedule_id is not None for run in runs)
+        assert client.list_workers() == []  # nobody but Jupyter made them
+    store = open_store(f"sqlite:///{jupyter.home / 'nborch.db'}")
+    with store.read() as session:
+        lease = session.get(LeaseRow, LEASE)
+    assert lease is not None
+    assert lease.holder.startswith("jupyter server "), lease.holder
+
+
+def test_a_base_url_puts_the_api_under_it(tmp_path: Path) -> None:
+    jupyter = start_jupyter(tmp_path, base_url="/jh/")
+    try:
+        assert jupyter.url.endswith("/jh")
+        assert jupyter.api("/health").endswith("/jh/nborch/api/v1/health")
+        pools = httpx.get(
+            jupyter.api("/work-pools"), headers={"Authorization": f"token {TOKEN}"}, timeout=30
+        )
+        assert pools.status_code == 200, pools.text
+        assert httpx.get(jupyter.api("/work-pools"), timeout=30).status_code in REFUSED
+        root = jupyter.url.removesuffix("/jh")
+        outside = httpx.get(f"{root}/nborch{API_PREFIX}/health", timeout=30)
+        assert outside.status_code == 404
+        with closing(jupyter.client()) as client:
+            client.create_pool("under-jh", "process")
+            assert [pool.name for pool in client.list_pools()] == ["under-jh"]
+    finally:
+        jupyter.process.stop()
+        close_stores()

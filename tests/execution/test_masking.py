@@ -1,0 +1,88 @@
+"""nborch.execution.masking: secret values out of output notebooks and parameters files,
+without breaking either."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from nborch.execution.masking import (
+    mask_notebook_file,
+    mask_parameters_file,
+    masked_forms,
+)
+
+
+def test_every_escaped_form_is_masked() -> None:
+    forms = masked_forms(['a"é\\'])
+    assert set(forms) == {'a"é\\', 'a\\"\\xe9\\\\', 'a\\"\\u00e9\\\\', 'a"é\\\\'}
+    assert forms == sorted(forms, key=len, reverse=True)
+    assert masked_forms(["", "x"]) == ["x"]
+
+
+def test_a_notebook_is_masked_where_people_read_it_and_stays_a_notebook(tmp_path: Path) -> None:
+    value = "a"  # a short value: it must not reach the notebook's structure
+    notebook = new_notebook(
+        cells=[
+            new_code_cell(
+                'token = "a"',
+                metadata={"tags": ["injected-parameters"]},
+            ),
+            new_code_cell(
+                "print(token)",
+                outputs=[
+                    new_output("stream", name="stdout", text="a\n"),
+                    new_output("display_data", data={"text/plain": "'a'", "image/png": "aGVsbG8="}),
+                    new_output("error", ename="ValueError", evalue="bad a", traceback=["a!"]),
+                ],
+            ),
+        ],
+        metadata={"papermill": {"parameters": {"token": "a"}, "input_path": "in.ipynb"}},
+    )
+    path = tmp_path / "output.ipynb"
+    nbformat.write(notebook, path)
+    path.chmod(0o640)
+    mask_notebook_file(path, masked_forms([value]))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    masked = nbformat.read(path, as_version=4)
+    nbformat.validate(masked)
+    assert masked.cells[0].source == 'token = "*****"'
+    stream, display, error = masked.cells[1].outputs
+    assert (stream.output_type, stream.name, stream.text) == ("stream", "stdout", "*****\n")
+    assert display.data == {"text/plain": "'*****'", "image/png": "aGVsbG8="}
+    assert (error.ename, error.evalue, error.traceback) == (
+        "ValueError",
+        "b*****d *****",
+        ["*****!"],
+    )
+    assert masked.metadata.papermill.parameters == {"token": "*****"}
+    assert masked.metadata.papermill.input_path == "in.ipynb"
+    assert masked.metadata.papermill.keys() == notebook.metadata.papermill.keys()
+
+
+def test_nothing_to_mask_leaves_files_alone(tmp_path: Path) -> None:
+    path = tmp_path / "output.ipynb"
+    path.write_text('{"cells": [], "metadata": {}}')  # not as nbformat would write it
+    mask_notebook_file(path, masked_forms(["secret"]))
+    assert path.read_text() == '{"cells": [], "metadata": {}}'
+    mask_notebook_file(tmp_path / "missing.ipynb", ["secret"])  # no error
+    (tmp_path / "cut.ipynb").write_text('{"cells": [')
+    mask_notebook_file(tmp_path / "cut.ipynb", ["secret"])
+    assert (tmp_path / "cut.ipynb").read_text() == '{"cells": ['
+
+
+def test_a_parameters_file_is_masked_and_keeps_its_types(tmp_path: Path) -> None:
+    path = tmp_path / "parameters.yaml"
+    path.write_text(yaml.safe_dump({"token": "x: 's3cr3t'", "n": 3, "headers": ["s3cr3t"]}))
+    mask_parameters_file(path, masked_forms(["s3cr3t"]))
+    assert yaml.safe_load(path.read_text()) == {
+        "token": "x: '*****'",
+        "n": 3,
+        "headers": ["*****"],
+    }
+    assert "s3cr3t" not in json.dumps(path.read_text())

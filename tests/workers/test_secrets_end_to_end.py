@@ -1,0 +1,115 @@
+"""Secrets end to end: a real `nborch worker start` process runs a notebook that gets a
+secret as a parameter and as an environment variable; the value reaches the notebook and
+nothing nborch keeps or shows: not the logs, the output notebook, the parameters file,
+the run's failure, nor the store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.deployments import deploy_notebook
+from support.notebooks import make_notebook
+from support.processes import WorkerProcess
+from support.workers import FAST, final_run, start_worker
+
+from nborch.client import LocalClient
+from nborch.execution.masking import masked_forms
+from nborch.models import StateType
+from nborch.settings import reset_settings
+
+pytestmark = pytest.mark.slow
+
+REFERENCE = "{{ secret.API_TOKEN }}"
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> Iterator[list[WorkerProcess]]:
+    for key, value in FAST.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_a_secret_reaches_the_notebook_and_nothing_else(
+    sqlite_client: LocalClient,
+    workers: list[WorkerProcess],
+    nborch_home: Path,
+    tmp_path: Path,
+) -> None:
+    client = sqlite_client
+    # A quote, a backslash and an accent: papermill escapes them in the cell it injects.
+    value = f'pa"ssé\\{uuid.uuid4().hex}'
+    client.set_secret("API_TOKEN", value)
+    client.create_pool("local", "process")
+    notebook = make_notebook(
+        tmp_path / "uses_secret.ipynb",
+        'token: str = ""\nout_file: str = ""\nfail: bool = False',
+        "import hashlib, json, os\n"
+        "from_env = os.environ['API_TOKEN']\n"
+        "digest = lambda text: hashlib.sha256(text.encode()).hexdigest()\n"
+        "json.dump({'token': digest(token), 'env': digest(from_env)}, open(out_file, 'w'))\n"
+        "print('token:', token)\nprint('env:', from_env, flush=True)\ntoken",
+        "if fail:\n    raise ValueError(f'refused {token}')",
+    )
+    deploy_notebook(
+        client,
+        notebook,
+        "local",
+        parameters={"token": REFERENCE},
+        job_variables={"env": {"API_TOKEN": f"{REFERENCE}"}},
+    )
+    ok_file, failed_file = tmp_path / "ok.json", tmp_path / "failed.json"
+    ok_run = client.create_run("uses-secret/demo", parameters={"out_file": str(ok_file)})
+    failed_run = client.create_run(
+        "uses-secret/demo", parameters={"out_file": str(failed_file), "fail": True}
+    )
+    start_worker(workers, "--pool", "local")
+    done = final_run(client, ok_run)
+    failed = final_run(client, failed_run)
+
+    # The notebook had the value, as a parameter and in its environment.
+    assert done.state is StateType.COMPLETED, done.state_message
+    assert json.loads(ok_file.read_text()) == {"token": sha256(value), "env": sha256(value)}
+    assert failed.state is StateType.FAILED
+    assert json.loads(failed_file.read_text())["token"] == sha256(value)
+
+    # Nothing nborch keeps or shows has it, in any escaped form.
+    forms = masked_forms([value])
+    assert len(forms) > 1  # the value as it is, and as papermill and JSON escape it
+
+    def leaks(text: str) -> list[str]:
+        return [form for form in forms if form in text]
+
+    for run in (done, failed):
+        logs = [line.message for line in client.read_logs(run.id)]
+        assert "token: *****" in logs and "env: *****" in logs
+        assert leaks("\n".join(logs)) == []
+        assert run.output_path
+        output = Path(run.output_path)
+        assert leaks(output.read_text()) == []
+        assert leaks((output.parent / "parameters.yaml").read_text()) == []
+        assert leaks(json.dumps(client.read_output_notebook(run.id))) == []
+        assert run.parameters["token"] == REFERENCE  # the store keeps the reference
+        assert run.job_variables == {"env": {"API_TOKEN": REFERENCE}}
+    cells = json.loads(Path(done.output_path or "").read_text())["cells"]
+    [injected] = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert 'token = "*****"' in "".join(injected["source"])
+    assert failed.failure and failed.failure.evalue == "refused *****"
+    assert leaks(failed.state_message) == [] and "refused *****" in failed.state_message
+    for worker in workers:
+        worker.stop()
+    client.store.dispose()
+    stored = "".join(p.read_bytes().decode("latin-1") for p in nborch_home.glob("nborch.db*"))
+    assert leaks(stored) == []
