@@ -3,7 +3,8 @@
 The scheduler makes thousands of runs in one tick. On PostgreSQL a batched INSERT with
 thousands of bound values costs more to parse (psycopg rewrites every long statement) than to
 run, so rows travel by COPY into a temporary table and one INSERT ... SELECT moves them; lists
-of ids travel as one array. SQLite, in-process, takes batched INSERTs and chunked IN lists.
+of ids travel as one array. SQLite, in-process, takes one prepared INSERT for all rows
+(sqlite3's executemany, past SQLAlchemy's per-row work) and chunked IN lists.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 _CHUNK = 500  # ids per IN (...) on SQLite: well under its limit on bound variables
-_BATCH = 100  # rows per INSERT statement on SQLite
 
 
 def is_postgres(session: Session) -> bool:
@@ -46,13 +46,40 @@ def insert_ignoring_conflicts(
         return []
     if is_postgres(session):
         return _copy_then_insert(session, table, rows, conflict)
-    statement = (
-        sqlite.insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(table.c.id)
-        .execution_options(insertmanyvalues_page_size=_BATCH)
+    return _executemany_sqlite(session, table, rows, conflict)
+
+
+def _executemany_sqlite(
+    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]
+) -> list[str]:
+    """One prepared INSERT run for every row by sqlite3 itself; values converted by the
+    columns' own SQLAlchemy types, so they are stored exactly as the ORM stores them."""
+    columns = list(rows[0])
+    dialect = session.get_bind().dialect
+    converters = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    values = [
+        tuple(
+            convert(row[c]) if convert else row[c]
+            for c, convert in zip(columns, converters, strict=True)
+        )
+        for row in rows
+    ]
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    targets = ", ".join(f'"{c}"' for c in conflict)
+    driver: Any = session.connection().connection.driver_connection
+    cursor = driver.cursor()
+    cursor.executemany(
+        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({targets}) DO NOTHING',
+        values,
     )
-    return list(session.connection().execute(statement, rows).scalars())
+    ids = [row["id"] for row in rows]
+    if cursor.rowcount == len(rows):
+        return ids
+    inserted: set[str] = set()  # some slots had their runs already: which ids went in?
+    for matching in ids_in(session, table.c.id, ids):
+        inserted.update(session.connection().execute(select(table.c.id).where(matching)).scalars())
+    return [i for i in ids if i in inserted]
 
 
 def _copy_then_insert(
