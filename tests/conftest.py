@@ -13,9 +13,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.api import Server
 from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
 
+from nborch.api.server import BackgroundServer
 from nborch.client import LocalClient
 from nborch.settings import reset_settings
 from nborch.store.engine import close_stores, open_store
@@ -107,3 +109,19 @@ def client(database_url: str) -> LocalClient:
 def sqlite_client(nborch_home: Path) -> LocalClient:
     """For tests whose subject is not the store: the embedded default only."""
     return LocalClient()
+
+
+# A real nborch server on loopback (in this process, on a thread) over the test's store.
+@pytest.fixture
+def server(client: LocalClient) -> Iterator[Server]:
+    """On each back end (SQLite, PostgreSQL), like the `client` fixture."""
+    admin = client.create_api_key("test-admin", "admin").key
+    with BackgroundServer(run_scheduler=False, echo=lambda _line: None) as running:
+        yield Server(running.url, admin, client)
+
+
+@pytest.fixture
+def sqlite_server(sqlite_client: LocalClient) -> Iterator[Server]:
+    admin = sqlite_client.create_api_key("test-admin", "admin").key
+    with BackgroundServer(run_scheduler=False, echo=lambda _line: None) as running:
+        yield Server(running.url, admin, sqlite_client)

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import httpx
-import psutil
 
 from nborch.client.routes import API_PREFIX
-from support.processes import wait_for
+from support.processes import OutputProcess, wait_for
 
 
 def free_port() -> int:
@@ -35,70 +32,6 @@ def environment(**variables: str) -> dict[str, str]:
     started with it knows only what it is told here."""
     clean = {key: value for key, value in os.environ.items() if not key.startswith("NBORCH_")}
     return {**clean, **variables}
-
-
-class OutputProcess:
-    """A command in a subprocess (a session of its own), its output collected line by line."""
-
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
-        self.argv = list(argv)
-        self.process = subprocess.Popen(
-            self.argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=dict(env),
-            start_new_session=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def wait_for_line(self, text: str, timeout: float = 60) -> str:
-        """The first output line containing `text`, once there is one."""
-        return wait_for(
-            lambda: next((line for line in self.lines if text in line), None),
-            timeout,
-            lambda: (
-                f"no line with {text!r} from {self.argv[2:5]} "
-                f"(exit code {self.process.poll()}):\n{self.output}"
-            ),
-        )
-
-    def kill(self) -> None:
-        """SIGKILL for the process alone, as when its machine goes away."""
-        if self.alive:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGKILL for the process and everything it started (papermill, kernels)."""
-        try:
-            tree = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            tree = []
-        self.kill()
-        for child in tree:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(tree, timeout=10)
-        self._reader.join(timeout=10)
 
 
 class NborchServer:

@@ -9,29 +9,20 @@ import pytest
 from support.api import Server
 from support.widgets import shown
 
-from nborch.api.server import BackgroundServer
-from nborch.client import LocalClient
 from nborch.models import Deployment
 from nborch.notebook.dashboard import Dashboard
 from nborch.notebook.dashboard.app import RUNS
 
 
 @pytest.fixture
-def server(sqlite_client: LocalClient) -> Iterator[Server]:
-    admin = sqlite_client.create_api_key("dashboard-admin", "admin").key
-    with BackgroundServer(run_scheduler=False, echo=lambda _line: None) as running:
-        yield Server(running.url, admin, sqlite_client)
-
-
-@pytest.fixture
-def remote_dashboard(server: Server) -> Iterator[Dashboard]:
-    board = Dashboard(server.client(), refresh_interval=None)
+def remote_dashboard(sqlite_server: Server) -> Iterator[Dashboard]:
+    board = Dashboard(sqlite_server.client(), refresh_interval=None)
     yield board
     board.close()
 
 
 def test_the_dashboard_over_http_shows_and_runs(
-    server: Server, pool: str, form_deployment: Deployment, remote_dashboard: Dashboard
+    sqlite_server: Server, pool: str, form_deployment: Deployment, remote_dashboard: Dashboard
 ) -> None:
     board = remote_dashboard
     assert board.client.is_remote and board.last_error == ""
@@ -46,15 +37,15 @@ def test_the_dashboard_over_http_shows_and_runs(
     form.job_variables.value = '{"colour": "red"}'  # refused by the server
     form.submit_button.click()
     assert "Job variable 'colour' is not offered" in shown(form.job_variables_error)
-    assert server.local.list_runs() == []
+    assert sqlite_server.local.list_runs() == []
 
     form.job_variables.value = ""
     form.fields["times"].editor.value = 4
     form.submit_button.click()
-    [run] = server.local.list_runs()
+    [run] = sqlite_server.local.list_runs()
     assert run.parameters == {"limit": 7, "times": 4}
     assert board.tabs.selected_index == RUNS and run.id in board.runs.rows.rows
 
     board.pools.rows.rows[pool].toggle.click()
-    assert server.local.get_pool(pool).paused
+    assert sqlite_server.local.get_pool(pool).paused
     assert 'data-status="PAUSED"' in board.pools.rows.rows[pool].status.value
