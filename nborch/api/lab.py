@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 
 from croniter import CroniterBadDateError
+from papermill.exceptions import PapermillException
 
 from nborch.client.base import NborchClient
 from nborch.client.routes import AppliedDeployment, CronPreview, DeployNotebook, NotebookParameters
@@ -52,10 +53,11 @@ def _read_flow(root: Path, path: str, flow_name: str | None = None) -> Flow:
         return Flow.from_notebook(notebook, flow_name)
     except NborchError:
         raise
-    except (OSError, ValueError, SyntaxError) as err:  # papermill reading an odd parameters cell
+    except (OSError, ValueError, SyntaxError, PapermillException) as err:
+        # papermill reading an odd parameters cell, or a kernel it has no translator for
         raise NotebookError(
-            f"The parameters cell of notebook {path!r} cannot be read: {err}. Check the cell "
-            "tagged 'parameters' (plain assignments such as n: int = 3)."
+            f"The parameters of notebook {path!r} cannot be read: {err} Check its kernel and "
+            "its cell tagged 'parameters' (plain assignments such as n: int = 3)."
         ) from None
 
 

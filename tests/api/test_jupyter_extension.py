@@ -4,6 +4,7 @@ Jupyter itself, so schedules make their runs with no worker and no nborch server
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import closing
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.deployments import deploy_hello
+from support.deployments import HELLO, deploy_hello
 from support.processes import wait_for
 from support.servers import OutputProcess, environment, free_port
 
@@ -161,6 +162,49 @@ def test_jupyters_scheduler_makes_the_scheduled_runs_with_no_worker_and_no_serve
         lease = session.get(LeaseRow, LEASE)
     assert lease is not None
     assert lease.holder.startswith("jupyter server "), lease.holder
+
+
+def test_the_panels_routes_read_notebooks_under_jupyters_root(jupyter: Jupyter) -> None:
+    """What the JupyterLab panel asks: notebook paths are the file browser's (under
+    Jupyter's root_dir), and the output HTML is served as HTML (not labelled JSON, as
+    Jupyter labels its API's answers)."""
+    root = jupyter.home.parent / "root"
+    shutil.copy(HELLO, root / "hello.ipynb")
+    headers = {"Authorization": f"token {TOKEN}"}
+    answer = httpx.get(
+        jupyter.api("/notebook-parameters"),
+        params={"path": "hello.ipynb"},
+        headers=headers,
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["flow_name"] == "hello"
+    outside = httpx.get(
+        jupyter.api("/notebook-parameters"),
+        params={"path": "../home/nborch.ipynb"},
+        headers=headers,
+        timeout=30,
+    )
+    assert outside.status_code == 422 and "leads out" in outside.json()["error"]["message"]
+
+    with closing(jupyter.client()) as client:
+        client.create_pool("panel", "process")
+        deployed = httpx.post(
+            jupyter.api("/deploy-notebook"),
+            json={"path": "hello.ipynb", "name": "from-panel", "pool_name": "panel"},
+            headers=headers,
+            timeout=30,
+        )
+        assert deployed.status_code == 200, deployed.text
+        deployment = client.get_deployment("hello/from-panel")
+        assert (deployment.source, deployment.entrypoint) == (str(root), "hello.ipynb")
+        run = client.create_run("hello/from-panel")
+        notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        client.write_output_notebook(run.id, notebook)
+    html = httpx.get(jupyter.api(f"/flow-runs/{run.id}/output.html"), headers=headers, timeout=30)
+    assert html.status_code == 200, html.text
+    assert html.headers["content-type"].startswith("text/html")
+    assert html.text.lstrip().lower().startswith("<!doctype html>")
 
 
 def test_a_base_url_puts_the_api_under_it(tmp_path: Path) -> None:

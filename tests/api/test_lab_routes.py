@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import nbformat
 import pytest
 from support.api import Server, store_snapshot
 from support.deployments import HELLO
@@ -79,6 +80,7 @@ def test_a_notebooks_parameters_come_from_its_parameters_cell(lab_server: Server
         ("missing.ipynb", "not found"),
         ("folder.ipynb", "is a folder"),
         ("broken.ipynb", "not valid JSON"),
+        ("brainfuck.ipynb", "No parameter translator functions specified for kernel 'bf'"),
     ],
 )
 def test_a_path_that_is_not_a_notebook_in_the_folder_is_refused(
@@ -91,6 +93,10 @@ def test_a_path_that_is_not_a_notebook_in_the_folder_is_refused(
     (root / "link").symlink_to(outside)
     (root / "folder.ipynb").mkdir()
     (root / "broken.ipynb").write_text("{not json")
+    odd = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    odd.cells[0].metadata["tags"] = ["parameters"]
+    odd.metadata["kernelspec"] = {"name": "bf", "display_name": "BF", "language": "brainfuck"}
+    nbformat.write(odd, root / "brainfuck.ipynb")
     error = refusal(call(lab_server, "GET", "/notebook-parameters", params={"path": path}))
     assert words in error["message"], error
 

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from support.browser import ARTIFACTS_ROOT, CHROMIUM, CHROMIUM_FLAGS, UI_TIMEOUT_MS, JupyterLab
 from support.deployments import HELLO
+from support.labextension import NAME as EXTENSION
+from support.labextension import built_or_skip
 from support.processes import WorkerProcess
 from support.workers import start_worker
 
@@ -28,13 +30,13 @@ from nborch.models import StateType
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ARTIFACTS = ARTIFACTS_ROOT / "labextension"
-EXTENSION = "nborch-labextension"
 
 
 @pytest.fixture
 def lab(fast: None, nborch_home: Path, tmp_path: Path) -> Iterator[JupyterLab]:
     """JupyterLab serving a folder with hello.ipynb; nborch's server extension in it uses
     this test's NBORCH_HOME (and short intervals) from its environment."""
+    built_or_skip()
     root = tmp_path / "lab-root"
     root.mkdir()
     shutil.copy(HELLO, root / "hello.ipynb")
@@ -67,8 +69,8 @@ def test_deploy_run_and_see_a_notebook_complete_from_the_jupyterlab_panel(
     lab: JupyterLab,
 ) -> None:
     assert EXTENSION in federated_extensions(lab), (
-        f"JupyterLab does not load {EXTENSION}: build and install it with `make labextension` "
-        "(the wheel carries it prebuilt)"
+        f"JupyterLab does not load {EXTENSION}: `make labextension` links the build into "
+        "the environment's share/jupyter/labextensions (a wheel install puts it there)"
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = {
@@ -142,7 +144,8 @@ def test_deploy_run_and_see_a_notebook_complete_from_the_jupyterlab_panel(
             deployment.locator(
                 ".nborch-schedule", has_text="cron 0 1 * * * (Europe/Paris)"
             ).wait_for()
-            assert "next " in deployment.locator(".nborch-schedule").inner_text()
+            # ...with its next run, once Jupyter's scheduler made it.
+            deployment.locator(".nborch-schedule", has_text=" · next ").wait_for()
             page.screenshot(path=str(shots["4-deployed"]))
 
             # Run it from the panel's parameter form.
@@ -172,7 +175,8 @@ def test_deploy_run_and_see_a_notebook_complete_from_the_jupyterlab_panel(
             tab.wait_for()
             output = page.frame_locator(".nborch-output-frame")
             output.get_by_text("3: Hello, Browser.").wait_for()
-            assert "(output)" in page.locator(".lm-TabBar-tab.lm-mod-current").first.inner_text()
+            current = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+            assert "(output)" in current.inner_text()
             page.screenshot(path=str(shots["7-output-notebook"]))
 
             # The same command is in the file browser's context menu and the palette.
