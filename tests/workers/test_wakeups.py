@@ -1,0 +1,84 @@
+"""No waiting for a poll: an idle worker whose poll interval is 30 s starts a run created by
+another process at once — woken by the store (SQLite, PostgreSQL) or, as a worker of a
+server, answered by its long-polling claim — and a run due a little later at its time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support.api import Server
+from support.deployments import deploy_hello
+from support.processes import WorkerProcess
+from support.workers import FAST, final_run
+
+from nborch.client import LocalClient
+from nborch.models import FlowRun, StateType
+from nborch.settings import reset_settings
+from nborch.timeutil import utcnow
+
+pytestmark = pytest.mark.slow
+
+POLL_INTERVAL = 30.0
+PROMPTLY = POLL_INTERVAL / 3  # far more than a wake-up takes, far less than a poll
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> Iterator[list[WorkerProcess]]:
+    for key, value in FAST.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def idle_worker(workers: list[WorkerProcess], env: dict[str, str] | None = None) -> WorkerProcess:
+    """A worker of pool `local` that polls every 30 s, and has started its first sleep."""
+    worker = WorkerProcess("--pool", "local", "--poll-interval", str(POLL_INTERVAL), env=env)
+    workers.append(worker)
+    worker.wait_started(60)
+    time.sleep(2.0)  # past its first claim: asleep until the next poll
+    return worker
+
+
+def lag_to_running(run: FlowRun) -> float:
+    assert run.start_time is not None, run.state
+    return (run.start_time - run.scheduled_time).total_seconds()
+
+
+def test_an_idle_worker_starts_a_new_run_at_once(
+    client: LocalClient, workers: list[WorkerProcess]
+) -> None:
+    client.create_pool("local", "process")
+    deploy_hello(client, "local")
+    idle_worker(workers)
+    run = client.create_run("hello/demo", parameters={"times": 1})
+    done = final_run(client, run, timeout=60)
+    assert done.state is StateType.COMPLETED, done.state_message
+    assert 0 <= lag_to_running(done) < PROMPTLY
+
+    # A run due a little later starts at its time, not at the next poll.
+    due = utcnow() + timedelta(seconds=3)
+    run = client.create_run("hello/demo", scheduled_time=due)
+    done = final_run(client, run, timeout=60)
+    assert done.state is StateType.COMPLETED, done.state_message
+    assert 0 <= lag_to_running(done) < PROMPTLY
+
+
+def test_an_idle_worker_of_a_server_starts_a_new_run_at_once(
+    sqlite_server: Server, workers: list[WorkerProcess]
+) -> None:
+    admin = sqlite_server.client()
+    admin.create_pool("local", "process")
+    deploy_hello(admin, "local")
+    key = admin.create_api_key("box", "worker", ["local"]).key
+    idle_worker(workers, env={"NBORCH_API_URL": sqlite_server.url, "NBORCH_API_KEY": key})
+    run = admin.create_run("hello/demo", parameters={"times": 1})
+    done = final_run(sqlite_server.local, run, timeout=60)
+    assert done.state is StateType.COMPLETED, done.state_message
+    assert 0 <= lag_to_running(done) < PROMPTLY
