@@ -13,7 +13,20 @@ STAMP = $(VENV)/.installed-$(1)-$(shell cat pyproject.toml | sha1sum | cut -c1-1
 JUPYTER_CONF = mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d && \
 	cp jupyter-config/jupyter_server_config.d/nborch.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 
-.PHONY: demo demo-docker test lint bench install install-test services clean
+# The JupyterLab extension: built from labextension/ into labextension/dist/ (what the wheel
+# carries, prebuilt) with Node.js and packages from the npm registry. Its node_modules are
+# installed again only when the lockfile changes, and it is built again only when a source
+# changed. The editable install gets a link to it where a wheel install puts it.
+LABEXT_DIST := labextension/dist/package.json
+LABEXT_MODULES := labextension/node_modules/.installed-$(shell cat labextension/package-lock.json | sha1sum | cut -c1-12)
+LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json \
+	labextension/package-lock.json labextension/tsconfig.json labextension/install.json
+LABEXT_LINK = mkdir -p $(VENV)/share/jupyter/labextensions && \
+	ln -sfn $(CURDIR)/labextension/dist $(VENV)/share/jupyter/labextensions/nborch-labextension
+NPM_LOG := $(abspath $(VENV))/npm.log
+
+.PHONY: demo demo-docker test lint bench install install-test install-test-packages labextension \
+	services clean
 
 demo: install
 	@bash scripts/demo.sh
@@ -30,8 +43,10 @@ lint: install-test
 	$(VENV)/bin/mypy nborch
 
 bench: install-test services
-	@for script in bench/run_overhead.py bench/throughput.py bench/claims.py bench/docker_overhead.py \
-		bench/scheduler_tick.py "bench/start_lag.py --runs 30" bench/api_throughput.py; do \
+	@for script in bench/run_latency.py bench/burst.py bench/worker_memory.py \
+		bench/run_overhead.py bench/throughput.py bench/claims.py bench/docker_overhead.py \
+		bench/scheduler_tick.py "bench/start_lag.py --runs 30 --spacing 3" bench/api_throughput.py \
+		bench/push_pools.py; do \
 		echo "== $$script"; $(PY) $$script || exit 1; done
 
 $(VENV)/bin/python:
@@ -42,9 +57,27 @@ install: $(VENV)/bin/python
 	@test -f $(call STAMP,app) || { echo "Installing nborch into $(VENV)..."; \
 		$(call PIP,-e .) && $(JUPYTER_CONF) && touch $(call STAMP,app); }
 
-install-test: $(VENV)/bin/python
+install-test: install-test-packages labextension
+
+install-test-packages: $(VENV)/bin/python
 	@test -f $(call STAMP,test) || { echo "Installing nborch and its test tools into $(VENV)..."; \
 		$(call PIP,-e '.[test]') && $(JUPYTER_CONF) && touch $(call STAMP,test) $(call STAMP,app); }
+
+# Needs Node.js 18+ (installed with Debian's packages as root); skipped, saying so, without.
+labextension: $(VENV)/bin/python
+	@bash scripts/install-node.sh
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		$(MAKE) -s --no-print-directory $(LABEXT_DIST) && $(LABEXT_LINK); \
+	else echo "No Node.js: the JupyterLab extension is not built (its tests are skipped)."; fi
+
+$(LABEXT_MODULES): labextension/package-lock.json
+	@echo "Installing the JupyterLab extension's npm packages into labextension/node_modules..."
+	@cd labextension && npm ci --no-audit --no-fund >$(NPM_LOG) 2>&1 || { cat $(NPM_LOG); exit 1; }
+	@touch $@
+
+$(LABEXT_DIST): $(LABEXT_MODULES) $(LABEXT_SOURCES)
+	@echo "Building the JupyterLab extension into labextension/dist..."
+	@cd labextension && npm run build >$(NPM_LOG) 2>&1 || { cat $(NPM_LOG); exit 1; }
 
 services:
 	@bash scripts/install-postgres.sh
@@ -52,4 +85,5 @@ services:
 	@bash scripts/install-chromium.sh
 
 clean:
-	rm -rf $(VENV) .demo build *.egg-info
+	rm -rf $(VENV) .demo build *.egg-info labextension/node_modules labextension/lib \
+		labextension/dist

@@ -67,15 +67,44 @@ def deploy_trivial(
     pool: str,
     pool_type: str = "process",
     job_variables: dict[str, Any] | None = None,
+    base_job_template: dict[str, Any] | None = None,
 ) -> str:
     """A pool `pool` (process by default) with the trivial notebook deployed to it; returns
     `flow/deployment`."""
-    client.create_pool(pool, pool_type)
+    client.create_pool(pool, pool_type, base_job_template=base_job_template)
     notebook = write_notebook(home / "notebooks" / "trivial.ipynb")
     deployment, _ = Flow.from_notebook(notebook).deploy(
         pool, pool, job_variables=job_variables, client=client
     )
     return deployment.full_name
+
+
+# How a process pool runs its notebooks (its base job template says it).
+PROCESS_MODES = {
+    "standby": "from the worker, on standby kernels (the default)",
+    "fresh-kernel": "from the worker, a kernel started per run (standby_kernels 0)",
+    "subprocess": "python -m papermill per run (in_process false)",
+}
+
+
+def process_template(mode: str) -> dict[str, Any]:
+    """The process pool's default base job template, set up to run notebooks the `mode` way."""
+    from nborch.jobs import default_base_job_template
+    from nborch.models import PoolType
+
+    template = default_base_job_template(PoolType.PROCESS)
+    properties = template["variables"]["properties"]
+    if mode == "fresh-kernel":
+        properties["standby_kernels"]["default"] = 0
+    elif mode == "subprocess":
+        properties["in_process"]["default"] = False
+    return template
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, for the record."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
 @contextmanager

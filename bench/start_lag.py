@@ -10,8 +10,10 @@ output notebook's first code cell gives `metadata.papermill.start_time` (UTC): f
 lag = that - scheduled time. Also shown: the lag to the claim (the PENDING entry in the
 run's history) and to RUNNING (the run's start time), and the runs' duration.
 
-Rows: the process pool; the same with `--prestart 3` when the worker has that option
-(asked of `nborch worker start --help`); and a docker pool (fewer runs, --docker-runs)
+Rows: the process pool (standby kernels, the default); the same with `--prestart 3` when
+the worker has that option (asked of `nborch worker start --help`); the process pool
+without standby kernels, a kernel started per run and `python -m papermill` per run
+(`--no-old-modes` skips these two); and a docker pool (fewer runs, --docker-runs)
 when a Docker engine answers, the docker pool type exists and an image nborch/runtime:*
 is present locally (job variables image=<it>, image_pull_policy=Never, auto_remove=true).
 A row that cannot be measured says why.
@@ -35,8 +37,10 @@ from typing import Any
 
 from common import (
     deploy_trivial,
+    load_average,
     percentile,
     print_table,
+    process_template,
     temp_home,
     wait_for_worker,
     worker_log,
@@ -59,6 +63,7 @@ class Setup:
     extra_args: tuple[str, ...] = ()
     job_variables: dict[str, Any] | None = None
     prestart: float = 0.0
+    mode: str = "standby"  # a process pool's: see common.PROCESS_MODES
 
 
 def nborch_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -115,7 +120,14 @@ def measure(
     """One row of the table (lags in seconds); what went wrong or is worth knowing goes
     to `notes`."""
     with redirect_stdout(io.StringIO()):  # deploy's summary table
-        deployment = deploy_trivial(client, home, setup.pool, setup.pool_type, setup.job_variables)
+        deployment = deploy_trivial(
+            client,
+            home,
+            setup.pool,
+            setup.pool_type,
+            setup.job_variables,
+            process_template(setup.mode) if setup.pool_type == "process" else None,
+        )
     print(f"{setup.label}: {setup.runs} runs, one every {args.spacing:g} s ...", flush=True)
     with worker_process(
         home,
@@ -240,15 +252,20 @@ def main() -> None:
     parser.add_argument("--docker-runs", type=int, default=20, help="runs of the docker row (20)")
     parser.add_argument("--no-docker", action="store_true", help="skip the docker row")
     parser.add_argument(
+        "--no-old-modes",
+        action="store_true",
+        help="skip the process rows without standby kernels (a kernel per run, papermill)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=300, help="seconds allowed after the last run's time"
     )
     args = parser.parse_args()
-    notes: list[str] = []
+    notes: list[str] = [f"load average at the start: {load_average()}"]
     with temp_home() as home:
         help_text = nborch_cli("worker", "start", "--help", home=home)
         if help_text.returncode:
             raise SystemExit(f"nborch worker start --help failed: {help_text.stderr}")
-        setups = [Setup("process", "bench-lag-process", "process", args.runs)]
+        setups = [Setup("process (standby kernels)", "bench-lag-process", "process", args.runs)]
         if "--prestart" in help_text.stdout:
             setups.append(
                 Setup(
@@ -262,6 +279,13 @@ def main() -> None:
             )
         else:
             notes.append("prestart: not available (`nborch worker start` has no --prestart)")
+        if not args.no_old_modes:
+            setups += [
+                Setup("process, a kernel per run", "bench-lag-fresh", "process", args.runs,
+                      mode="fresh-kernel"),
+                Setup("process, papermill per run", "bench-lag-subprocess", "process",
+                      args.runs, mode="subprocess"),
+            ]  # fmt: skip
         if args.no_docker:
             notes.append("docker: skipped (--no-docker)")
         else:

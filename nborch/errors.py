@@ -6,6 +6,7 @@ NborchError
  ├── ValidationError        bad input: refused before anything changes
  │    └── ParameterError    a flow parameter that is unknown or of the wrong type
  ├── ConflictError          the object is not in a state that allows the action
+ │    └── QuotaExceededError a pool has used its compute hours for the period
  ├── StoreError             the store cannot be opened or migrated
  ├── NotebookError          a notebook file is missing or unreadable
  └── InfrastructureError    the infrastructure (a Docker engine, an image) cannot do what a
@@ -47,6 +48,10 @@ class ParameterError(ValidationError):
 
 class ConflictError(NborchError):
     """The object's current state does not allow the action."""
+
+
+class QuotaExceededError(ConflictError):
+    """A work pool has used the compute hours its quota allows for the current period."""
 
 
 class StoreError(NborchError):

@@ -14,10 +14,37 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class PoolType(str, enum.Enum):
-    """Which infrastructure a work pool's runs get."""
+    """Which infrastructure a work pool's runs get.
+
+    `process` and `docker` are pull pools: a worker someone starts polls them. A managed pool
+    (`nborch:managed`) and the push pools (`docker-swarm`, `dask`, `kubernetes`) need no
+    worker: the nborch server (or `nborch dispatcher start`) runs or submits their runs.
+    """
 
     PROCESS = "process"
     DOCKER = "docker"
+    MANAGED = "nborch:managed"
+    DOCKER_SWARM = "docker-swarm"
+    DASK = "dask"
+    KUBERNETES = "kubernetes"
+
+    @property
+    def is_dispatched(self) -> bool:
+        """Served by nborch's own dispatcher (managed and push pools), not a user's worker."""
+        return self in DISPATCHED_POOL_TYPES
+
+
+DISPATCHED_POOL_TYPES = frozenset(
+    {PoolType.MANAGED, PoolType.DOCKER_SWARM, PoolType.DASK, PoolType.KUBERNETES}
+)
+
+
+class QuotaPeriod(str, enum.Enum):
+    """The calendar period (UTC) a pool's compute-hours quota is counted over."""
+
+    DAY = "day"
+    WEEK = "week"  # from Monday 00:00 UTC
+    MONTH = "month"
 
 
 class PoolStatus(str, enum.Enum):
@@ -103,6 +130,9 @@ class WorkPool(_Model):
     paused: bool = False
     status: PoolStatus = PoolStatus.NOT_READY
     created: datetime
+    # Compute hours the pool's runs may use per period; None: no quota.
+    quota_hours: float | None = None
+    quota_period: QuotaPeriod = QuotaPeriod.MONTH
     # Filled in by inspect/list: runs holding a slot, workers online.
     active_runs: int = 0
     workers_online: int = 0
@@ -286,3 +316,33 @@ class SecretInfo(_Model):
     name: str
     created: datetime
     updated: datetime
+
+
+class UsageEntry(_Model):
+    """Compute time of some runs: a pool's, a deployment's or a tag's, over a window."""
+
+    name: str
+    runs: int = 0  # runs that ran (some of) their time in the window
+    hours: float = 0.0
+
+
+class PoolUsage(UsageEntry):
+    type: PoolType
+    quota_hours: float | None = None
+    quota_period: QuotaPeriod = QuotaPeriod.MONTH
+    # Hours used in the quota's current period (whatever the report's window).
+    quota_used_hours: float | None = None
+    quota_resets: datetime | None = None
+
+
+class UsageReport(_Model):
+    """Hours of compute per pool, per deployment and per tag between `since` and `until`.
+
+    A run's compute time is the time it spent RUNNING (and CANCELLING), each attempt counted;
+    a run with several tags counts for each of them."""
+
+    since: datetime
+    until: datetime
+    pools: list[PoolUsage] = Field(default_factory=list)
+    deployments: list[UsageEntry] = Field(default_factory=list)
+    tags: list[UsageEntry] = Field(default_factory=list)

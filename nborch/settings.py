@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Workers take runs this many seconds before their time and start their kernels, so the
     # first cell runs on time (0: take runs when they are due).
     prestart: float = 0.0
+    # A process worker's standby kernels (started ahead, each serving one run) are shut
+    # down and started afresh once they have waited this many seconds.
+    standby_recycle_after: float = 600.0
     # A server to use instead of the local store (`nborch server start`, or a Jupyter server
     # with the extension: its URL + "/nborch"), and the API key (or Jupyter token) for it.
     api_url: str | None = None

@@ -17,11 +17,15 @@ from tornado.web import Application
 from nborch.api.handlers import KeyAuthenticatedHandler, api_handlers
 from nborch.api.service import ApiService
 from nborch.client.routes import API_PREFIX, MAX_NOTEBOOK_BYTES
+from nborch.dispatch import Dispatcher
 from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
 
 
 class ApiServer:
-    """The API and the scheduler on one event loop; `start` and `stop` run on that loop."""
+    """The API and the scheduler on one event loop; `start` and `stop` run on that loop.
+
+    The dispatcher (the worker of every managed and push pool) runs beside them, unless
+    `run_dispatcher` is False; by default it runs where the scheduler does."""
 
     def __init__(
         self,
@@ -31,9 +35,12 @@ class ApiServer:
         run_scheduler: bool = True,
         echo: Callable[[str], None] = print,
         notebook_root: str | Path | None = None,
+        run_dispatcher: bool | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.run_scheduler = run_scheduler
+        self.run_dispatcher = run_scheduler if run_dispatcher is None else run_dispatcher
+        self.dispatcher: Dispatcher | None = None
         self.echo = echo
         # Notebooks deployed by path (POST /deploy-notebook) are under this folder.
         self.service = ApiService(notebook_root=notebook_root)
@@ -60,6 +67,8 @@ class ApiServer:
                 on_error=lambda e: self.echo(f"scheduler: {e}"),
                 orphan_grace=server_orphan_grace(),
             ).start()
+        if self.run_dispatcher:
+            self.dispatcher = Dispatcher(self.service.client, echo=self.echo).start()
         if not self.service.client.list_api_keys():
             self.echo(
                 "No API key exists yet: every request but /health will be refused. Create one: "
@@ -67,7 +76,8 @@ class ApiServer:
             )
         self.echo(
             f"nborch server listening on {self.url} (API at {self.url}{API_PREFIX}, scheduler "
-            f"{'on' if self.scheduler else 'off'})"
+            f"{'on' if self.scheduler else 'off'}, managed and push pools "
+            f"{'served here' if self.dispatcher else 'not served here'})"
         )
 
     def _bind(self) -> list[socket.socket]:
@@ -79,6 +89,8 @@ class ApiServer:
         self.http.stop()
         if self.scheduler:
             self.scheduler.stop()
+        if self.dispatcher:
+            self.dispatcher.stop()
         self.service.close()
 
 
@@ -88,11 +100,14 @@ def run_server(
     *,
     run_scheduler: bool = True,
     echo: Callable[[str], None] = print,
+    run_dispatcher: bool | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT."""
 
     async def serve() -> None:
-        server = ApiServer(host, port, run_scheduler=run_scheduler, echo=echo)
+        server = ApiServer(
+            host, port, run_scheduler=run_scheduler, echo=echo, run_dispatcher=run_dispatcher
+        )
         server.start()
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.exc import DataError, IntegrityError
 
 from nborch.api import lab
+from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
@@ -115,8 +116,11 @@ class ApiService:
         self.client = client or LocalClient()
         self.notebook_root = Path(notebook_root or Path.cwd()).expanduser()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nborch-api")
+        # Claims that wait for runs wait on the event loop, holding no thread meanwhile.
+        self.long_poll = ClaimLongPoll(self.client, self._off_loop)
 
     def close(self) -> None:
+        self.long_poll.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def _off_loop(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -158,7 +162,10 @@ class ApiService:
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
             operation = getattr(self, route.op) if route.op in SERVER_OPS else None
-            result = await self._off_loop(operation or getattr(self.client, route.op), **kwargs)
+            if route.op == "claim_runs" and kwargs.get("wait"):
+                result = await self.long_poll.claim_runs(**kwargs)
+            else:
+                result = await self._off_loop(operation or getattr(self.client, route.op), **kwargs)
         except NborchError as err:
             return _error(err)
         except DataError as err:  # e.g. a number beyond what the store's column holds

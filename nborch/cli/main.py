@@ -46,7 +46,17 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from nborch.cli import deployments, images, pools, queues, runs, secrets, server, workers
+    from nborch.cli import (
+        deployments,
+        dispatcher,
+        images,
+        pools,
+        queues,
+        runs,
+        secrets,
+        server,
+        workers,
+    )
 
     cli.add_command(pools.work_pool)
     cli.add_command(queues.work_queue)
@@ -59,6 +69,7 @@ def _register_commands() -> None:
     cli.add_command(secrets.secret)
     cli.add_command(server.server)
     cli.add_command(server.api_key)
+    cli.add_command(dispatcher.dispatcher)
 
 
 _register_commands()

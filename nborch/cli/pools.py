@@ -20,10 +20,29 @@ from nborch.display import (
 )
 from nborch.errors import ValidationError
 from nborch.jobs import default_base_job_template
-from nborch.models import PoolType, WorkPool
+from nborch.models import PoolType, QuotaPeriod, WorkPool
 from nborch.orchestration.pools import parse_pool_type
 
 POOL_TYPES = [t.value for t in PoolType]
+QUOTA_PERIODS = [p.value for p in QuotaPeriod]
+
+
+def fmt_quota(pool: WorkPool) -> str:
+    return f"{pool.quota_hours:g} h / {pool.quota_period.value}" if pool.quota_hours else "-"
+
+
+def _next_step(pool: WorkPool) -> str:
+    if pool.type is PoolType.MANAGED:
+        return (
+            "nborch runs its runs itself: in nborch server start, in Jupyter, or with "
+            "[bold]nborch dispatcher start[/] on the local store."
+        )
+    if pool.type.is_dispatched:
+        return (
+            "nborch submits its runs to the cluster itself: in nborch server start, in "
+            "Jupyter, or with [bold]nborch dispatcher start[/] on the local store."
+        )
+    return f"Start a worker for it with: [bold]nborch worker start --pool {pool.name}[/]"
 
 
 def _read_template(path: str) -> dict[str, Any]:
@@ -58,6 +77,19 @@ def work_pool() -> None:
     help="JSON file with job_configuration and variables.",
 )
 @click.option("--paused", is_flag=True, help="Create it paused: no runs start until resumed.")
+@click.option(
+    "--quota-hours",
+    type=float,
+    default=None,
+    help="Compute hours the pool's runs may use per period; runs beyond are refused.",
+)
+@click.option(
+    "--quota-period",
+    type=click.Choice(QUOTA_PERIODS),
+    default="month",
+    show_default=True,
+    help="The calendar period (UTC) the quota counts over.",
+)
 @json_option
 def create(
     name: str,
@@ -66,9 +98,22 @@ def create(
     concurrency_limit: int | None,
     template_file: str | None,
     paused: bool,
+    quota_hours: float | None,
+    quota_period: str,
     as_json: bool,
 ) -> None:
-    """Create a work pool."""
+    """Create a work pool.
+
+    \b
+    Pull pools, served by workers you start:
+      process          papermill in a subprocess of the worker
+      docker           a container per run on the worker's Docker engine
+    Served by nborch itself (nborch server start, Jupyter, or nborch dispatcher start):
+      nborch:managed   a process per run, provisioned by nborch; --quota-hours caps it
+      docker-swarm     a replicated-job service per run on a Docker Swarm
+      dask             a task per run on a Dask distributed cluster
+      kubernetes       a Kubernetes Job per run (template only in this version)
+    """
     template = _read_template(template_file) if template_file else None
     pool = client().create_pool(
         name,
@@ -77,12 +122,14 @@ def create(
         base_job_template=template,
         concurrency_limit=concurrency_limit,
         paused=paused,
+        quota_hours=quota_hours,
+        quota_period=quota_period,
     )
     if as_json:
         print_json(pool)
         return
     console.print(f"Created work pool '{pool.name}' of type {pool.type.value}.")
-    console.print(f"Start a worker for it with: [bold]nborch worker start --pool {pool.name}[/]")
+    console.print(_next_step(pool))
 
 
 @work_pool.command("ls")
@@ -123,6 +170,7 @@ def _show(pool: WorkPool, as_json: bool) -> None:
             ("description", pool.description or "-"),
             ("concurrency", f"{pool.active_runs} / {fmt_limit(pool.concurrency_limit)}"),
             ("workers online", pool.workers_online),
+            ("quota", fmt_quota(pool)),
             ("created", fmt_time(pool.created)),
             (
                 "variables",
@@ -208,3 +256,77 @@ def update(name: str, template_file: str | None, description: str | None, as_jso
 def get_default_base_job_template(pool_type: str) -> None:
     """Print the default base job template of a pool type (JSON), to edit and pass back."""
     print_json(default_base_job_template(parse_pool_type(pool_type)))
+
+
+@work_pool.command("set-quota")
+@click.argument("name")
+@click.argument("hours", type=float)
+@click.option(
+    "--period",
+    type=click.Choice(QUOTA_PERIODS),
+    default=None,
+    help="The calendar period (UTC) it counts over (default: as it is, else month).",
+)
+def set_quota(name: str, hours: float, period: str | None) -> None:
+    """Let the pool's runs use at most HOURS compute hours per period."""
+    pool = client().update_pool(name, quota_hours=hours, quota_period=period)
+    console.print(f"Work pool '{name}' may now use {fmt_quota(pool)} of compute.")
+
+
+@work_pool.command("clear-quota")
+@click.argument("name")
+def clear_quota(name: str) -> None:
+    """Remove the pool's compute-hours quota."""
+    client().update_pool(name, quota_hours=None)
+    console.print(f"Work pool '{name}' has no compute-hours quota now.")
+
+
+@work_pool.command("usage")
+@click.option("--pool", "pool_name", default=None, help="Only this pool.")
+@click.option(
+    "--since",
+    type=click.DateTime(),
+    default=None,
+    help="From this time, UTC (default: the start of this month).",
+)
+@click.option("--until", type=click.DateTime(), default=None, help="Up to this time, UTC.")
+@json_option
+def usage(pool_name: str | None, since: Any, until: Any, as_json: bool) -> None:
+    """Compute hours per pool, per deployment and per tag, and each pool's quota use.
+
+    A run's hours are the time it spent RUNNING (every attempt); a run with several tags
+    counts for each.
+    """
+    report = client().usage(pool_name=pool_name, since=_utc(since), until=_utc(until))
+    if as_json:
+        print_json(report)
+        return
+    window = f"{fmt_time(report.since)} to {fmt_time(report.until)} UTC"
+    print_table(
+        f"Compute hours per pool, {window}",
+        ["Pool", "Type", "Runs", "Hours", "Quota", "Used this period", "Resets"],
+        [
+            (
+                p.name,
+                p.type.value,
+                p.runs,
+                f"{p.hours:.2f}",
+                f"{p.quota_hours:g} h / {p.quota_period.value}" if p.quota_hours else "-",
+                f"{p.quota_used_hours:.2f} h" if p.quota_used_hours is not None else "-",
+                fmt_time(p.quota_resets) or "-",
+            )
+            for p in report.pools
+        ],
+    )
+    for title, entries in (("deployment", report.deployments), ("tag", report.tags)):
+        print_table(
+            f"Compute hours per {title}",
+            [title.capitalize(), "Runs", "Hours"],
+            [(e.name, e.runs, f"{e.hours:.2f}") for e in entries],
+        )
+
+
+def _utc(moment: Any) -> Any:
+    from datetime import timezone
+
+    return moment.replace(tzinfo=timezone.utc) if moment is not None else None

@@ -22,11 +22,18 @@ def server() -> None:
 @click.option(
     "--no-scheduler", is_flag=True, help="Leave the scheduler to another process (a worker)."
 )
-def start(host: str, port: int, no_scheduler: bool) -> None:
+@click.option(
+    "--no-dispatcher",
+    is_flag=True,
+    help="Leave managed and push pools to another process (nborch dispatcher start).",
+)
+def start(host: str, port: int, no_scheduler: bool, no_dispatcher: bool) -> None:
     """Serve the API on the store named by NBORCH_DATABASE_URL / NBORCH_HOME.
 
     Every request needs an API key (`Authorization: Bearer KEY`), except /api/v1/health.
-    The server binds to loopback unless --host says otherwise; the scheduler ticks inside it.
+    The server binds to loopback unless --host says otherwise; the scheduler ticks inside it,
+    and it runs the runs of managed pools and submits those of push pools (docker-swarm,
+    dask) itself: nobody starts a worker for them.
 
     \b
       nborch api-key create admin --role admin      # on this host, once
@@ -43,7 +50,13 @@ def start(host: str, port: int, no_scheduler: bool) -> None:
         )
     if host not in _LOOPBACK:
         console.print(f"Listening on {host}: reachable from other machines; keys are required.")
-    run_server(host, port, run_scheduler=not no_scheduler, echo=console.print)
+    run_server(
+        host,
+        port,
+        run_scheduler=not no_scheduler,
+        echo=console.print,
+        run_dispatcher=not no_dispatcher,
+    )
 
 
 @click.group("api-key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +21,13 @@ from nborch.models import (
     ScheduleSpec,
     SecretInfo,
     StateType,
+    UsageReport,
     Worker,
     WorkPool,
     WorkQueue,
 )
 from nborch.orchestration.scheduler import TickResult
+from nborch.store.wakeups import Watch
 
 KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear"
 
@@ -46,6 +48,8 @@ class NborchClient(ABC):
         base_job_template: dict[str, Any] | None = None,
         concurrency_limit: int | None = None,
         paused: bool = False,
+        quota_hours: float | None = None,
+        quota_period: str = "month",
     ) -> WorkPool: ...
     @abstractmethod
     def get_pool(self, name: str) -> WorkPool: ...
@@ -60,9 +64,21 @@ class NborchClient(ABC):
         concurrency_limit: Any = KEEP,
         description: str | None = None,
         base_job_template: dict[str, Any] | None = None,
+        quota_hours: Any = KEEP,
+        quota_period: str | None = None,
     ) -> WorkPool: ...
     @abstractmethod
     def delete_pool(self, name: str) -> None: ...
+    @abstractmethod
+    def usage(
+        self,
+        *,
+        pool_name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        """Compute hours per pool, deployment and tag between `since` (default: the start
+        of this month, UTC) and `until` (default: now), and each pool's quota use."""
 
     # work queues
     @abstractmethod
@@ -175,9 +191,23 @@ class NborchClient(ABC):
     ) -> list[FlowRun]: ...
     @abstractmethod
     def claim_runs(
-        self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
+        self,
+        pool_name: str,
+        worker_id: uuid.UUID,
+        limit: int,
+        *,
+        lookahead: float = 0.0,
+        wait: float = 0.0,
     ) -> list[FlowRun]:
-        """Up to `limit` runs due now (or within `lookahead` seconds), each to one worker."""
+        """Up to `limit` runs due now (or within `lookahead` seconds), each to one worker.
+        With `wait`, when none is due, wait up to that many seconds for one (a long poll):
+        the answer comes as soon as runs can be claimed."""
+
+    def watch_pool(self, pool_name: str, on_work: Callable[[], None]) -> Watch | None:
+        """Call `on_work` (on another thread; keep it quick) whenever the pool may have
+        new work: a run created or released, a schedule's runs made, the pool resumed.
+        None when this client cannot tell (its worker long-polls `claim_runs` instead)."""
+        return None
 
     @abstractmethod
     def set_state(

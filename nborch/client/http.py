@@ -37,6 +37,7 @@ from nborch.models import (
     ScheduleSpec,
     SecretInfo,
     StateType,
+    UsageReport,
     Worker,
     WorkPool,
     WorkQueue,
@@ -64,6 +65,7 @@ class HttpClient(NborchClient):
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.http = httpx.Client(base_url=self.url + API_PREFIX, headers=headers, timeout=timeout)
+        self.timeout = timeout
         self.retry_for = retry_for
         # Told (False, why) when the server is lost and (True, "") when it answers again.
         self.on_connection = on_connection
@@ -112,6 +114,8 @@ class HttpClient(NborchClient):
                     path,
                     params=query,
                     json=body if body is not None else None,
+                    # A long poll's answer may take its wait on top of the usual time.
+                    timeout=getattr(self._calls, "timeout", None) or httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as err:
                 failure = f"{type(err).__name__}: {err}"
@@ -155,6 +159,8 @@ class HttpClient(NborchClient):
         base_job_template: dict[str, Any] | None = None,
         concurrency_limit: int | None = None,
         paused: bool = False,
+        quota_hours: float | None = None,
+        quota_period: str = "month",
     ) -> WorkPool:
         return self._call(  # type: ignore[no-any-return]
             "create_pool",
@@ -164,6 +170,8 @@ class HttpClient(NborchClient):
             base_job_template=base_job_template,
             concurrency_limit=concurrency_limit,
             paused=paused,
+            quota_hours=quota_hours,
+            quota_period=quota_period,
         )
 
     def get_pool(self, name: str) -> WorkPool:
@@ -180,21 +188,36 @@ class HttpClient(NborchClient):
         concurrency_limit: Any = KEEP,
         description: str | None = None,
         base_job_template: dict[str, Any] | None = None,
+        quota_hours: Any = KEEP,
+        quota_period: str | None = None,
     ) -> WorkPool:
         changes = {
             "paused": paused,
             "description": description,
             "base_job_template": base_job_template,
+            "quota_period": quota_period,
         }
         return self._call(  # type: ignore[no-any-return]
             "update_pool",
             name=name,
             concurrency_limit=concurrency_limit,
+            quota_hours=quota_hours,
             **{key: value for key, value in changes.items() if value is not None},
         )
 
     def delete_pool(self, name: str) -> None:
         self._call("delete_pool", name=name)
+
+    def usage(
+        self,
+        *,
+        pool_name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        return self._call(  # type: ignore[no-any-return]
+            "usage", pool_name=pool_name, since=since, until=until
+        )
 
     # ---- work queues ----------------------------------------------------------------------
 
@@ -378,11 +401,26 @@ class HttpClient(NborchClient):
         )
 
     def claim_runs(
-        self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
+        self,
+        pool_name: str,
+        worker_id: uuid.UUID,
+        limit: int,
+        *,
+        lookahead: float = 0.0,
+        wait: float = 0.0,
     ) -> list[FlowRun]:
-        claimed: list[FlowRun] = self._call(
-            "claim_runs", pool_name=pool_name, worker_id=worker_id, limit=limit, lookahead=lookahead
-        )
+        self._calls.timeout = wait + self.timeout if wait > 0 else None
+        try:
+            claimed: list[FlowRun] = self._call(
+                "claim_runs",
+                pool_name=pool_name,
+                worker_id=worker_id,
+                limit=limit,
+                lookahead=lookahead,
+                **({"wait": wait} if wait > 0 else {}),
+            )
+        finally:
+            self._calls.timeout = None
         if self._calls.sent_again:
             # A claim whose answer was lost handed runs to this worker all the same: take them
             # too, or they would wait, PENDING, for as long as the worker lives.

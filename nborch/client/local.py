@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from nborch.models import (
     ScheduleSpec,
     SecretInfo,
     StateType,
+    UsageReport,
     Worker,
     WorkPool,
     WorkQueue,
@@ -36,11 +37,13 @@ from nborch.orchestration import (
     scheduler,
     schedules,
     secrets,
+    usage,
     workers,
 )
 from nborch.orchestration.scheduler import TickResult
 from nborch.settings import get_settings
 from nborch.store.engine import Store, open_store
+from nborch.store.wakeups import Watch
 
 
 class LocalClient(NborchClient):
@@ -59,6 +62,8 @@ class LocalClient(NborchClient):
         base_job_template: dict[str, Any] | None = None,
         concurrency_limit: int | None = None,
         paused: bool = False,
+        quota_hours: float | None = None,
+        quota_period: str = "month",
     ) -> WorkPool:
         return pools.create_pool(
             self.store,
@@ -68,6 +73,8 @@ class LocalClient(NborchClient):
             base_job_template=base_job_template,
             concurrency_limit=concurrency_limit,
             paused=paused,
+            quota_hours=quota_hours,
+            quota_period=quota_period,
         )
 
     def get_pool(self, name: str) -> WorkPool:
@@ -84,6 +91,8 @@ class LocalClient(NborchClient):
         concurrency_limit: Any = KEEP,
         description: str | None = None,
         base_job_template: dict[str, Any] | None = None,
+        quota_hours: Any = KEEP,
+        quota_period: str | None = None,
     ) -> WorkPool:
         return pools.update_pool(
             self.store,
@@ -92,10 +101,21 @@ class LocalClient(NborchClient):
             concurrency_limit=concurrency_limit,
             description=description,
             base_job_template=base_job_template,
+            quota_hours=quota_hours,
+            quota_period=quota_period,
         )
 
     def delete_pool(self, name: str) -> None:
         pools.delete_pool(self.store, name)
+
+    def usage(
+        self,
+        *,
+        pool_name: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> UsageReport:
+        return usage.usage_report(self.store, pool_name=pool_name, since=since, until=until)
 
     # work queues
     def create_queue(
@@ -257,9 +277,21 @@ class LocalClient(NborchClient):
         )
 
     def claim_runs(
-        self, pool_name: str, worker_id: uuid.UUID, limit: int, *, lookahead: float = 0.0
+        self,
+        pool_name: str,
+        worker_id: uuid.UUID,
+        limit: int,
+        *,
+        lookahead: float = 0.0,
+        wait: float = 0.0,
     ) -> list[FlowRun]:
-        return claims.claim_runs(self.store, pool_name, worker_id, limit, lookahead=lookahead)
+        def claim() -> list[FlowRun]:
+            return claims.claim_runs(self.store, pool_name, worker_id, limit, lookahead=lookahead)
+
+        return claims.claim_waiting(self.store, pool_name, claim, wait) if wait > 0 else claim()
+
+    def watch_pool(self, pool_name: str, on_work: Callable[[], None]) -> Watch | None:
+        return claims.watch_pool(self.store, pool_name, on_work)
 
     def set_state(
         self,

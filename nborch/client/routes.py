@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from nborch.models import (
     ApiKey,
@@ -26,10 +26,12 @@ from nborch.models import (
     NewApiKey,
     ParameterSpec,
     PoolType,
+    QuotaPeriod,
     Schedule,
     ScheduleSpec,
     SecretInfo,
     StateType,
+    UsageReport,
     Worker,
     WorkPool,
     WorkQueue,
@@ -40,6 +42,8 @@ API_PREFIX = "/api/v1"
 # Request bodies beyond these sizes are refused (413) before they are parsed.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+# The longest a claim may wait for runs (a long poll), in seconds.
+MAX_CLAIM_WAIT = 30.0
 
 
 # ---- who may call a route -------------------------------------------------------------------
@@ -161,15 +165,36 @@ class CreatePool(_Input):
     base_job_template: dict[str, Any] | None = None
     concurrency_limit: int | None = None  # checked by the orchestration
     paused: bool = False
+    quota_hours: float | None = None  # checked by the orchestration
+    quota_period: QuotaPeriod = QuotaPeriod.MONTH
 
 
 class UpdatePool(Changes):
-    """Only the fields given change; `concurrency_limit: null` removes the limit."""
+    """Only the fields given change; `concurrency_limit: null` removes the limit,
+    `quota_hours: null` the quota."""
 
     paused: bool | None = None
     concurrency_limit: int | None = None  # checked by the orchestration
     description: str | None = Field(default=None, max_length=10_000)
     base_job_template: dict[str, Any] | None = None
+    quota_hours: float | None = None  # checked by the orchestration
+    quota_period: QuotaPeriod | None = None
+
+
+def _iso_time(value: Any) -> Any:
+    """Times in a query are ISO 8601 text, not the numbers pydantic would also take."""
+    if isinstance(value, str) and not re.match(r"^\d{4}-\d\d-\d\d", value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_time)]
+
+
+class UsageQuery(_Input):
+    pool_name: str | None = Field(default=None, min_length=1, max_length=200)
+    since: IsoDateTime | None = None
+    until: IsoDateTime | None = None
 
 
 class CreateQueue(_Input):
@@ -230,6 +255,8 @@ class ClaimRuns(_Input):
     worker_id: uuid.UUID
     limit: int = Field(ge=1, le=1000)
     lookahead: float = Field(default=0.0, ge=0, le=86400)
+    # A long poll: with none due, answer as soon as some are (or after this many seconds).
+    wait: float = Field(default=0.0, ge=0, le=MAX_CLAIM_WAIT)
 
 
 class SetState(_Input):
@@ -434,6 +461,11 @@ ROUTES: list[Route] = [
         params=PoolPath,
     ),
     _route(
+        "GET", "/usage", "usage", ADMIN,
+        "Compute hours per pool, deployment and tag, and each pool's quota use",
+        params=UsageQuery, response=UsageReport,
+    ),
+    _route(
         "GET", "/work-pools/{pool_name}/next-run-time", "next_run_time", pool_access("pool_name"),
         "When the pool's next waiting run is due",
         params=NextRunTimeQuery, response=NextRunTime,
@@ -441,7 +473,7 @@ ROUTES: list[Route] = [
     ),
     _route(
         "POST", "/work-pools/{pool_name}/claims", "claim_runs", pool_access("pool_name"),
-        "Claim due runs of the pool for a worker",
+        "Claim due runs of the pool for a worker (with wait: a long poll for them)",
         params=QueuesPath, body=ClaimRuns, response=list[FlowRun],
     ),
     # work queues

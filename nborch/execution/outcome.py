@@ -86,9 +86,9 @@ def judge_outcome(
 ) -> Outcome:
     if cancelled:
         return Outcome(StateType.CANCELLED, "Cancelled by request")
-    failure = read_failure(output_path) if output_path else None
     if exit_code == 0:
         return Outcome(StateType.COMPLETED, "")
+    failure = read_failure(output_path) if output_path else None
     oom = next((line for line in log_tail if line.startswith(OUT_OF_MEMORY)), None)
     if oom is not None:
         detail = oom[len(OUT_OF_MEMORY) :].lstrip(": ")

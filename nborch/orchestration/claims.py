@@ -3,8 +3,11 @@ and deployment's concurrency limits; and when a pool's next run is due."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +17,11 @@ from sqlalchemy.orm import aliased
 from nborch.models import FlowRun
 from nborch.models import StateType as S
 from nborch.orchestration.lookup import pool_by_name
+from nborch.orchestration.quotas import is_over_quota
 from nborch.orchestration.runs import ACTIVE, WAITING, load_runs
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, WorkQueueRow
+from nborch.store.wakeups import Watch
 from nborch.timeutil import utcnow
 
 
@@ -41,8 +46,8 @@ def claim_runs(
         return []
     with store.write() as session:
         pool = pool_by_name(session, pool_name, for_update=True)
-        if pool.paused:
-            return []
+        if pool.paused or is_over_quota(session, pool, now):
+            return []  # a pool over its compute-hours quota starts nothing until it resets
         held = session.execute(
             select(FlowRunRow.queue_id, FlowRunRow.deployment_id).where(
                 FlowRunRow.pool_id == pool.id, FlowRunRow.state.in_(ACTIVE)
@@ -116,3 +121,30 @@ def next_run_time(
                 FlowRunRow.scheduled_time > now,
             )
         )
+
+
+def watch_pool(store: Store, pool_name: str, on_work: Callable[[], None]) -> Watch:
+    """Call `on_work` whenever the pool may have new work (see `nborch.store.wakeups`)."""
+    with store.read() as session:
+        pool_id = pool_by_name(session, pool_name).id
+    return store.wakeups.watch(pool_id, on_work)
+
+
+def claim_waiting(
+    store: Store, pool_name: str, claim: Callable[[], list[FlowRun]], wait: float
+) -> list[FlowRun]:
+    """`claim()`, and while it gets nothing, again each time the pool is woken, for up to
+    `wait` seconds (a long poll, for callers that block a thread on it)."""
+    woken = threading.Event()
+    deadline = time.monotonic() + wait
+    watch = watch_pool(store, pool_name, woken.set)  # before the first claim: nothing missed
+    try:
+        while True:
+            woken.clear()
+            runs = claim()
+            remaining = deadline - time.monotonic()
+            if runs or remaining <= 0:
+                return runs
+            woken.wait(remaining)
+    finally:
+        watch.close()

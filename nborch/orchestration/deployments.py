@@ -39,6 +39,7 @@ from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import validate_parameters
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRow, FlowRunRow, WorkPoolRow, WorkQueueRow
+from nborch.store.wakeups import wake_pool
 from nborch.timeutil import utcnow
 
 
@@ -198,6 +199,8 @@ def set_deployment_paused(store: Store, full_name: str, paused: bool) -> Deploym
         if row.paused != paused:
             restart_schedules(session, row.id)
         row.paused = paused
+        if not paused:
+            wake_pool(session, row.pool_id)  # its waiting runs may start now
         row.updated = utcnow()
     return get_deployment(store, full_name)
 

@@ -12,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from nborch.errors import AlreadyExistsError, ConflictError, ValidationError
 from nborch.jobs import default_base_job_template, validate_base_job_template
-from nborch.models import ACTIVE_STATES, PoolStatus, PoolType, WorkPool
+from nborch.models import ACTIVE_STATES, PoolStatus, PoolType, QuotaPeriod, WorkPool
 from nborch.orchestration.lookup import DEFAULT_QUEUE, pool_by_name
 from nborch.orchestration.names import check_name
+from nborch.orchestration.quotas import check_quota_hours, parse_quota_period
 from nborch.settings import get_settings
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRunRow, WorkerRow, WorkPoolRow, WorkQueueRow
+from nborch.store.wakeups import wake_pool
 from nborch.timeutil import utcnow
 
 
@@ -48,10 +50,24 @@ def create_pool(
     base_job_template: dict[str, Any] | None = None,
     concurrency_limit: int | None = None,
     paused: bool = False,
+    quota_hours: float | None = None,
+    quota_period: str | QuotaPeriod = QuotaPeriod.MONTH,
 ) -> WorkPool:
+    """A pool with its default queue; `quota_hours` caps its runs' compute hours per
+    `quota_period` (day, week or month, UTC)."""
     check_name("Work pool", name)
     pool_type = parse_pool_type(type)
+    if pool_type is PoolType.KUBERNETES:
+        raise ValidationError(
+            "Work pools of type 'kubernetes' cannot be created in this version: nborch renders "
+            "a Kubernetes Job per run from the kubernetes base job template (nborch work-pool "
+            "get-default-base-job-template --type kubernetes), but no cluster could run where "
+            "nborch is tested, so nothing submits those Jobs yet. Use a docker-swarm or dask "
+            "pool, or a docker pool with a worker on each node."
+        )
     owner = f"work pool '{name}'"
+    quota_hours = check_quota_hours(quota_hours, owner)
+    period = parse_quota_period(quota_period)
     template = (
         validate_base_job_template(base_job_template, owner)
         if base_job_template is not None
@@ -69,6 +85,8 @@ def create_pool(
                 concurrency_limit=concurrency_limit,
                 paused=paused,
                 created=utcnow(),
+                quota_hours=quota_hours,
+                quota_period=period.value,
             )
             session.add(row)
             session.flush()
@@ -132,6 +150,8 @@ def _to_model(row: WorkPoolRow, workers_online: int, active_runs: int) -> WorkPo
         paused=row.paused,
         status=_status(row, workers_online),
         created=row.created,
+        quota_hours=row.quota_hours,
+        quota_period=QuotaPeriod(row.quota_period),
         active_runs=active_runs,
         workers_online=workers_online,
     )
@@ -168,23 +188,35 @@ def update_pool(
     concurrency_limit: int | None | EllipsisType = ...,
     description: str | None = None,
     base_job_template: dict[str, Any] | None = None,
+    quota_hours: float | None | EllipsisType = ...,
+    quota_period: str | QuotaPeriod | None = None,
 ) -> WorkPool:
-    """Change what is given; `concurrency_limit=None` clears the limit, `...` leaves it."""
+    """Change what is given; `concurrency_limit=None` clears the limit and `quota_hours=None`
+    the quota, `...` leaves them."""
     owner = f"work pool '{name}'"
     if base_job_template is not None:
         validate_base_job_template(base_job_template, owner)
     if concurrency_limit is not ...:
         check_limit(concurrency_limit, owner)
+    if quota_hours is not ...:
+        quota_hours = check_quota_hours(quota_hours, owner)
+    period = parse_quota_period(quota_period) if quota_period is not None else None
     with store.write() as session:
         row = pool_by_name(session, name, for_update=True)
         if paused is not None:
             row.paused = paused
+        if paused is False or concurrency_limit is not ...:
+            wake_pool(session, row.id)  # its waiting runs may start now
         if concurrency_limit is not ...:
             row.concurrency_limit = concurrency_limit
         if description is not None:
             row.description = description
         if base_job_template is not None:
             row.base_job_template = base_job_template
+        if quota_hours is not ...:
+            row.quota_hours = quota_hours
+        if period is not None:
+            row.quota_period = period.value
     return get_pool(store, name)
 
 

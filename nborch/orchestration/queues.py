@@ -15,6 +15,7 @@ from nborch.orchestration.names import check_name
 from nborch.orchestration.pools import check_limit
 from nborch.store.engine import Store
 from nborch.store.tables import WorkPoolRow, WorkQueueRow
+from nborch.store.wakeups import wake_pool
 
 
 def _to_model(row: WorkQueueRow, pool_name: str) -> WorkQueue:
@@ -104,6 +105,8 @@ def update_queue(
         row = queue_by_name(session, pool, name)
         if paused is not None:
             row.paused = paused
+        if paused is False or concurrency_limit is not ...:
+            wake_pool(session, pool.id)  # its waiting runs may start now
         if priority is not None:
             row.priority = priority
         if concurrency_limit is not ...:

@@ -31,6 +31,7 @@ from nborch.models import (
 )
 from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
+from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import validate_parameters
 from nborch.settings import get_settings
@@ -45,6 +46,7 @@ from nborch.store.tables import (
     WorkPoolRow,
     WorkQueueRow,
 )
+from nborch.store.wakeups import wake_pool
 from nborch.timeutil import ago, utcnow
 
 S = StateType
@@ -244,6 +246,7 @@ def create_run(
             )
         pool = session.get(WorkPoolRow, dep.pool_id)
         assert pool is not None
+        refuse_over_quota(session, pool, now)
         validate_job_variables(
             pool.base_job_template,
             dep.job_variables,
@@ -272,6 +275,7 @@ def create_run(
         )
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
+        wake_pool(session, row.pool_id)
         session.flush()
         return load_runs(session, [run_id], with_history=True)[0]
 
@@ -356,6 +360,10 @@ def _transition(
         raise ConflictError(
             f"Flow run '{row.id}' is {current.value} and cannot become {state.value}."
         )
+    if current is S.RUNNING and row.start_time is not None:
+        # An attempt's compute time ends here (cancelling: when it was asked for).
+        ran = (now - row.start_time).total_seconds()
+        row.compute_seconds = (row.compute_seconds or 0.0) + max(ran, 0.0)
     if state is S.RUNNING:
         row.run_count += 1
         row.start_time = now
@@ -364,6 +372,7 @@ def _transition(
     if state is S.SCHEDULED:  # released by its worker: another may claim it
         row.worker_id = None
         row.scheduled_time = now
+        wake_pool(session, row.pool_id)
     _add_state(session, row, state, message, now)
     if state.is_final:
         row.end_time = now
@@ -391,6 +400,7 @@ def _retry_if_allowed(
     row.end_time = None
     row.scheduled_time = now
     _add_state(session, row, S.SCHEDULED, message, now)
+    wake_pool(session, row.pool_id)
 
 
 def record_source_commit(store: Store, run_id: str | uuid.UUID, commit: str) -> None:

@@ -33,6 +33,7 @@ from nborch.store.tables import (
     ScheduleRow,
     UTCDateTime,
 )
+from nborch.store.wakeups import wake_pool
 from nborch.timeutil import utcnow
 
 LEASE = "scheduler"
@@ -209,6 +210,10 @@ def schedule_runs(store: Store, now: datetime) -> int:
         # A slot that has its run already (another scheduler was first) is skipped.
         created = insert_ignoring_conflicts(session, _RUNS, runs, ["schedule_id", "slot_time"])
         add_states(session, created, StateType.SCHEDULED, "Scheduled", now)
+        if created:  # idle workers of these pools look again (e.g. to sleep until one is due)
+            made = set(created)
+            for pool_id in {run["pool_id"] for run in runs if run["id"] in made}:
+                wake_pool(session, pool_id)
         for following, schedule_ids in cursors.items():  # most share a few values
             for matching in ids_in(session, _SCHEDULES.c.id, schedule_ids):
                 session.connection().execute(

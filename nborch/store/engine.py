@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nborch.errors import StoreError
+from nborch.store.wakeups import Wakeups, pools_to_wake, wakeups_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -37,6 +38,16 @@ class Store:
         self._write = sessionmaker(
             self.engine.execution_options(sqlite_immediate=True), expire_on_commit=False
         )
+        self._wakeups: Wakeups | None = None
+        self._wakeups_lock = threading.Lock()
+
+    @property
+    def wakeups(self) -> Wakeups:
+        """Who waits for a pool's work is woken through these (see `wakeups`)."""
+        with self._wakeups_lock:
+            if self._wakeups is None:
+                self._wakeups = wakeups_for(self)
+            return self._wakeups
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -46,11 +57,20 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
-            yield session
+        """One transaction: committed when the block ends, rolled back if it raises; then
+        the pools it gave work to (`wakeups.wake_pool`) wake their watchers."""
+        with self._write() as session:
+            with session.begin():
+                yield session
+            woken = pools_to_wake(session)
+        if woken:
+            self.wakeups.ping(woken)
 
     def dispose(self) -> None:
+        with self._wakeups_lock:
+            wakeups, self._wakeups = self._wakeups, None
+        if wakeups is not None:
+            wakeups.close()
         self.engine.dispose()
 
 

@@ -74,6 +74,9 @@ class WorkPoolRow(Base):
     concurrency_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Compute hours per period (day, week, month: UTC calendar); None: no quota.
+    quota_hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quota_period: Mapped[str] = mapped_column(String(10), default="month", server_default="month")
 
 
 class WorkQueueRow(Base):
@@ -214,6 +217,9 @@ class FlowRunRow(Base):
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Seconds spent RUNNING, every attempt added up when it ends (usage and quotas); NULL
+    # until an attempt ended, and for runs from before migration 0006.
+    compute_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class FlowRunStateRow(Base):

@@ -39,6 +39,9 @@ from nborch.workers.run_secrets import RunSecrets
 
 # How many runs one poll claims when the worker has no --limit.
 _UNLIMITED_BATCH = 16
+# The longest an idle worker of a server waits in one claim for runs to come (a long poll);
+# a worker told to stop while it waits stops at the latest this much later.
+LONG_POLL_MAX = 5.0
 
 
 @dataclass
@@ -102,6 +105,7 @@ class BaseWorker(ABC):
         self._stopped = threading.Event()  # the loop has ended
         self.started = threading.Event()  # registered and polling
         self._wake = threading.Event()
+        self._pool_watch: Any = None  # wakes the worker when its pool gets work
         self._threads: list[threading.Thread] = []
 
     # ---- what a pool type provides -----------------------------------------------------
@@ -181,14 +185,22 @@ class BaseWorker(ABC):
         )
         if scheduler:
             scheduler.start()
+        if self.pool_name:  # no waiting for a poll: woken when a run comes
+            self._pool_watch = self._safe(self.client.watch_pool, self.pool_name, self._wake.set)
         try:
             yield
         finally:
+            if self._pool_watch is not None:
+                self._safe(self._pool_watch.close)
             if scheduler:
                 scheduler.stop()
             self._stopped.set()
             self._join_run_threads()
             self._safe(lambda: self.client.heartbeat(self.id, stopped=True))
+
+    def wake(self) -> None:
+        """Look for runs now rather than at the next poll (e.g. the scheduler made some)."""
+        self._wake.set()
 
     def request_stop(self, force: bool = False) -> None:
         """Stop claiming; with `force`, also stop the runs in hand."""
@@ -217,15 +229,16 @@ class BaseWorker(ABC):
         settings = get_settings()
         claimed_once = False
         while not self._stopping.is_set():
+            long_polled = False
             if not (self.run_once and claimed_once):
-                self._claim_and_launch()
+                long_polled = self._claim_and_launch()
                 claimed_once = True
             if self.run_once and not self.active_runs:
                 break
             self._cancel_requested_runs()
-            self._wake.wait(
-                self._idle_wait() if not self.active_runs else settings.cancel_check_interval
-            )
+            if long_polled and not self.active_runs:
+                continue  # it has waited for runs already
+            self._wake.wait(self._idle_wait() if not self.active_runs else self._busy_wait())
             self._wake.clear()
         while self.active_runs and not self._stopped.is_set():
             self._cancel_requested_runs()
@@ -247,6 +260,14 @@ class BaseWorker(ABC):
         until_due = (due - utcnow()).total_seconds() - self.prestart
         return max(0.0, min(self.poll_interval, until_due))
 
+    def _busy_wait(self) -> float:
+        """Seconds to sleep with runs in hand: until the next cancellation check, or less
+        when a run is due sooner and a slot is free for it."""
+        check = get_settings().cancel_check_interval
+        if self.limit and self.active_runs >= self.limit:
+            return check
+        return min(check, self._idle_wait())
+
     def _heartbeat_loop(self) -> None:
         while not self._stopped.wait(self.heartbeat_interval):
             self._safe(self.client.heartbeat, self.id)
@@ -254,26 +275,49 @@ class BaseWorker(ABC):
     def _report_error(self, err: Exception) -> None:
         self.echo(f"nborch worker: {type(err).__name__}: {err}")
 
-    def _claim_and_launch(self) -> None:
+    def _long_poll_wait(self) -> float:
+        """Seconds a claim may wait on the server for runs to come: an idle worker that is
+        not told of new runs otherwise (a worker of a server) waits there, not in a sleep."""
+        if self._pool_watch is not None or not self.client.is_remote or self.run_once:
+            return 0.0
+        if self.active_runs or self._stopping.is_set():
+            return 0.0
+        return min(self._idle_wait(), LONG_POLL_MAX)
+
+    def _claim_and_launch(self) -> bool:
+        """Claim what is due and start it; True when the claim waited for runs to come."""
         if not self.pool_name:
-            return
+            return False
         free = (self.limit - self.active_runs) if self.limit else _UNLIMITED_BATCH
         if free <= 0:
-            return
+            return False
+        wait = self._long_poll_wait()
         try:
-            runs = self.client.claim_runs(self.pool_name, self.id, free, lookahead=self.prestart)
+            runs = self.client.claim_runs(
+                self.pool_name,
+                self.id,
+                free,
+                lookahead=self.prestart,
+                **({"wait": wait} if wait > 0 else {}),
+            )
         except NotFoundError as err:  # the pool was deleted under us
             self.echo(str(err))
             self.request_stop()
-            return
+            return False
         except Exception as err:  # the store is busy or unreachable: try again next poll
             self.echo(f"Could not claim runs ({err}); retrying.")
-            return
+            return False
+        if self._stopping.is_set():  # told to stop while the claim waited: give them back
+            message = f"Released by worker '{self.name}' shutting down"
+            for run in runs:
+                self._safe(self.client.set_state, run.id, StateType.SCHEDULED, message)
+            return wait > 0
         for run in runs:
             with self._lock:  # a claim sent again may offer back a run already in hand
                 if str(run.id) in self._active:
                     continue
             self.submit(run)
+        return wait > 0
 
     def submit(self, run: FlowRun) -> threading.Thread:
         """Execute a claimed (PENDING) run on a thread of its own."""

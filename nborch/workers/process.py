@@ -1,4 +1,10 @@
-"""The `process` pool's worker: each run is papermill in a subprocess of its own."""
+"""The `process` pool's worker.
+
+By default each run executes from the worker's own process on a kernel of its own, taken
+from the worker's standby kernels when one fits (`kernel_runs`): no interpreter is started
+for papermill. A run whose job says `in_process: false` is `python -m papermill` in a
+subprocess of its own, as before standby kernels.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,13 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from nborch.errors import NborchError
 from nborch.execution.papermill_command import START_AT, papermill_argv, write_parameters_file
@@ -18,6 +28,10 @@ from nborch.timeutil import utcnow
 from nborch.workers.base import BaseWorker
 from nborch.workers.logs import LogShipper
 from nborch.workers.processes import terminate_process_tree
+from nborch.workers.standby_recipes import learn_recent_recipes, standby_cap, working_directory
+
+if TYPE_CHECKING:  # imported when a run first needs them: jupyter_client, papermill
+    from nborch.workers.kernel_runs import KernelRunHandle, KernelRuns
 
 PAPERMILL = [sys.executable, "-m", "papermill"]
 # For runs launched ahead of their time: papermill with nborch's engine, which holds the
@@ -33,23 +47,86 @@ class ProcessHandle:
 
 class ProcessWorker(BaseWorker):
     pool_type = PoolType.PROCESS
-    holds_first_cell = True  # nborch's papermill engine waits after the kernel is ready
+    holds_first_cell = True  # the kernel starts ahead; the first cell waits for the time
 
-    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> ProcessHandle:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kernel_runs: KernelRuns | None = None
+        self._kernel_runs_lock = threading.Lock()
+
+    # ---- the worker's kernels ----------------------------------------------------------------
+
+    @contextmanager
+    def online(self) -> Iterator[None]:
+        """Online, with standby kernels when the pool wants them (shut down at the end)."""
+        cap = standby_cap(self.job_template) if self.pool_name else 0
+        if cap:
+            from nborch.workers.kernel_runs import KernelRuns
+
+            with self._kernel_runs_lock:
+                self._kernel_runs = KernelRuns(
+                    wanted=lambda: self.standby_wanted(cap),
+                    on_error=lambda message: self.echo(f"nborch worker: {message}"),
+                )
+            threading.Thread(
+                target=self._safe,
+                args=(learn_recent_recipes, self),
+                name="standby-recipes",
+                daemon=True,
+            ).start()
+        try:
+            with super().online():
+                yield
+        finally:
+            with self._kernel_runs_lock:
+                kernel_runs, self._kernel_runs = self._kernel_runs, None
+            if kernel_runs is not None:
+                kernel_runs.close()
+
+    @property
+    def kernel_runs(self) -> KernelRuns:
+        with self._kernel_runs_lock:
+            if self._kernel_runs is None:  # no standby: made when a run first needs it
+                from nborch.workers.kernel_runs import KernelRuns
+
+                self._kernel_runs = KernelRuns()
+            return self._kernel_runs
+
+    def standby_wanted(self, cap: int) -> int:
+        """Standby kernels to keep: one per free slot (at least one, for the run that takes
+        the next slot to free), at most `cap`."""
+        free = self.limit - self.active_runs if self.limit else cap
+        return min(cap, max(1, free))
+
+    # ---- one run -----------------------------------------------------------------------------
+
+    def launch(
+        self, run: FlowRun, job: dict[str, Any], log: LogShipper
+    ) -> ProcessHandle | KernelRunHandle:
         assert run.output_path, "every run has an output path"
         output = Path(run.output_path)
         parameters_file = write_parameters_file(output.parent / "parameters.yaml", run.parameters)
-        cwd = job.get("working_dir") or run.cwd or str(Path(run.input_path).parent)
+        cwd = working_directory(run, job)
         if not Path(cwd).is_dir():
             raise NborchError(
                 f"Working directory '{cwd}' does not exist on this worker. Create it, or set "
                 "the job variable working_dir to a folder that exists."
             )
+        if job.get("in_process", True):
+            # The parameters as papermill reads them from its -f file.
+            parameters = yaml.safe_load(parameters_file.read_text()) or {}
+            return self.kernel_runs.launch(run, job, log, cwd=cwd, parameters=parameters)
+        return self._launch_papermill(run, job, log, cwd, parameters_file)
+
+    def _launch_papermill(
+        self, run: FlowRun, job: dict[str, Any], log: LogShipper, cwd: str, parameters_file: Path
+    ) -> ProcessHandle:
+        assert run.output_path
         early = run.scheduled_time > utcnow()
         argv = papermill_argv(
             TIMED_PAPERMILL if early else PAPERMILL,
             run.input_path,
-            str(output),
+            run.output_path,
             parameters_file=str(parameters_file),
             cwd=cwd,
             kernel_name=job.get("kernel_name"),
@@ -82,15 +159,22 @@ class ProcessWorker(BaseWorker):
         reader.start()
         return ProcessHandle(process, reader)
 
-    def wait(self, handle: ProcessHandle) -> int:
+    def wait(self, handle: ProcessHandle | KernelRunHandle) -> int:
+        if not isinstance(handle, ProcessHandle):
+            return self.kernel_runs.wait(handle)
         exit_code = handle.process.wait()
         handle.reader.join()
         return exit_code
 
-    def stop(self, handle: ProcessHandle) -> None:
-        terminate_process_tree(handle.process.pid, get_settings().kill_grace_period)
+    def stop(self, handle: ProcessHandle | KernelRunHandle) -> None:
+        if not isinstance(handle, ProcessHandle):
+            self.kernel_runs.stop(handle)
+        else:
+            terminate_process_tree(handle.process.pid, get_settings().kill_grace_period)
 
-    def infrastructure_id(self, handle: ProcessHandle) -> str:
+    def infrastructure_id(self, handle: ProcessHandle | KernelRunHandle) -> str | None:
+        if not isinstance(handle, ProcessHandle):
+            return f"pid {handle.pid} (kernel)" if handle.pid else None
         return f"pid {handle.process.pid}"
 
 

@@ -19,6 +19,7 @@ from nborch.models import PoolType
 OWNER = "work pool 'p'"
 PROCESS_VARIABLES = {
     "env", "secret_env", "kernel_name", "execution_timeout", "stream_output", "working_dir",
+    "in_process", "standby_kernels",
 }  # fmt: skip
 
 
@@ -97,6 +98,8 @@ def test_resolve_default_template_fills_defaults() -> None:
         "execution_timeout": None,
         "stream_output": True,
         "working_dir": None,
+        "in_process": True,
+        "standby_kernels": None,
     }
 
 
@@ -192,8 +195,8 @@ def test_unknown_job_variable_is_refused_naming_it_and_the_known_ones() -> None:
     assert "Job variable 'image'" in message
     assert OWNER in message
     assert (
-        "Known variables: env, execution_timeout, kernel_name, secret_env, stream_output, "
-        "working_dir." in message
+        "Known variables: env, execution_timeout, in_process, kernel_name, secret_env, "
+        "standby_kernels, stream_output, working_dir." in message
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nborch.client import NborchClient
-from nborch.models import FlowRun
+from nborch.jobs import default_base_job_template
+from nborch.models import FlowRun, PoolType, WorkPool
 from support.processes import WorkerProcess, wait_for
 
 # Short heartbeats, checks and grace periods, so that the end-to-end tests are quick.
@@ -44,3 +45,21 @@ def logged(client: NborchClient, run: FlowRun, text: str, timeout: float = 90) -
         timeout,
         lambda: "logs so far: " + " | ".join(line.message for line in client.read_logs(run.id)),
     )
+
+
+# How a process pool runs its notebooks: from the worker on standby kernels (the default),
+# from the worker on a kernel started for each run, or `python -m papermill` per run.
+PROCESS_MODES = ["standby", "fresh-kernel", "subprocess"]
+
+
+def create_process_pool(client: NborchClient, name: str, mode: str = "standby") -> WorkPool:
+    """A process pool whose base job template runs its notebooks the `mode` way."""
+    template = default_base_job_template(PoolType.PROCESS)
+    properties = template["variables"]["properties"]
+    if mode == "fresh-kernel":
+        properties["standby_kernels"]["default"] = 0
+    elif mode == "subprocess":
+        properties["in_process"]["default"] = False
+    else:
+        assert mode == "standby", mode
+    return client.create_pool(name, "process", base_job_template=template)

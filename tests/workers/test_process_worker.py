@@ -1,4 +1,8 @@
-"""The process worker end to end: real `nborch worker start` processes, real kernels."""
+"""The process worker end to end: real `nborch worker start` processes, real kernels, each
+test in every way a process pool runs notebooks (`mode`): from the worker on standby
+kernels, from the worker on a kernel started for the run, and `python -m papermill` in a
+subprocess. Isolation, cancellation, crash detection, logs and the output notebook must not
+depend on it."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import failing_notebook, make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
-from support.workers import FAST, final_run, start_worker
+from support.workers import FAST, PROCESS_MODES, create_process_pool, final_run, start_worker
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
@@ -31,6 +35,11 @@ def fast_settings(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> None:
     reset_settings()
 
 
+@pytest.fixture(params=PROCESS_MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
     started: list[WorkerProcess] = []
@@ -42,11 +51,11 @@ def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
 class Sleeper:
     """A `local` process pool with the sleeping notebook deployed as `sleeps/demo`."""
 
-    def __init__(self, client: LocalClient, folder: Path) -> None:
+    def __init__(self, client: LocalClient, folder: Path, mode: str) -> None:
         self.client = client
         self.folder = folder
         self.notebook = sleeping_notebook(folder / "sleeps.ipynb")
-        client.create_pool("local", "process")
+        create_process_pool(client, "local", mode)
 
     def deploy(self, **options: object) -> Sleeper:
         deploy_notebook(self.client, self.notebook, "local", **options)
@@ -67,15 +76,15 @@ def kernel_pid(pid_file: Path) -> int:
 
 
 @pytest.fixture
-def sleeper(sqlite_client: LocalClient, tmp_path: Path) -> Sleeper:
-    return Sleeper(sqlite_client, tmp_path)
+def sleeper(sqlite_client: LocalClient, tmp_path: Path, mode: str) -> Sleeper:
+    return Sleeper(sqlite_client, tmp_path, mode)
 
 
 def test_worker_runs_a_deployment_with_parameters(
-    sqlite_client: LocalClient, workers: list[WorkerProcess]
+    sqlite_client: LocalClient, workers: list[WorkerProcess], mode: str
 ) -> None:
     client = sqlite_client
-    client.create_pool("local", "process")
+    create_process_pool(client, "local", mode)
     deploy_hello(client, "local", parameters={"times": 3})
     run = client.create_run("hello/demo", parameters={"name": "Ada", "excited": True})
     worker = start_worker(workers, "--pool", "local")
@@ -95,14 +104,57 @@ def test_worker_runs_a_deployment_with_parameters(
     assert injected and 'name = "Ada"' in injected[0].source and "times = 3" in injected[0].source
     logs = [line.message for line in client.read_logs(run.id)]
     assert "3: Hello, Ada!" in logs
+    assert logs[0] == f"Input Notebook:  {done.input_path}"  # papermill's own lines, as always
+    assert "Executing Cell 1---------------------------------------" in logs
+    assert all(cell.metadata.papermill.end_time for cell in output.cells)  # saved per cell
     assert client.get_pool("local").status.value == "READY"
 
 
-def test_failed_notebook_names_its_cell_and_keeps_partial_output(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+def test_a_run_knows_its_id_and_runs_in_its_folder_with_its_environment(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path, mode: str
 ) -> None:
     client = sqlite_client
-    client.create_pool("local", "process")
+    create_process_pool(client, "local", mode)
+    folder = tmp_path / "where"
+    notebook = make_notebook(
+        folder / "where.ipynb",
+        "x: int = 0",
+        "import os\nprint('id', os.environ['NBORCH_FLOW_RUN_ID'])\n"
+        "print('cwd', os.getcwd())\nprint('stage', os.environ.get('STAGE'))",
+    )
+    deploy_notebook(client, notebook, "local", job_variables={"env": {"STAGE": "test"}})
+    runs = [client.create_run("where/demo", parameters={"x": i}) for i in range(2)]
+    start_worker(workers, "--pool", "local")
+    for run in runs:
+        done = final_run(client, run)
+        assert done.state is StateType.COMPLETED, done.state_message
+        logs = [line.message for line in client.read_logs(run.id)]
+        assert f"id {run.id}" in logs
+        assert f"cwd {folder}" in logs
+        assert "stage test" in logs
+
+
+def test_a_cell_over_the_timeout_fails_the_run(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path, mode: str
+) -> None:
+    client = sqlite_client
+    create_process_pool(client, "local", mode)
+    notebook = make_notebook(
+        tmp_path / "slow.ipynb", "seconds: float = 60", "import time", "time.sleep(seconds)"
+    )
+    deploy_notebook(client, notebook, "local", job_variables={"execution_timeout": 2})
+    run = client.create_run("slow/demo")
+    start_worker(workers, "--pool", "local")
+    done = final_run(client, run, timeout=60)
+    assert done.state is StateType.FAILED, (done.state, done.state_message)
+    assert done.state_message.startswith("Cell execution timed out"), done.state_message
+
+
+def test_failed_notebook_names_its_cell_and_keeps_partial_output(
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path, mode: str
+) -> None:
+    client = sqlite_client
+    create_process_pool(client, "local", mode)
     deploy_notebook(client, failing_notebook(tmp_path / "fails.ipynb"), "local")
     run = client.create_run("fails/demo")
     start_worker(workers, "--pool", "local")
@@ -205,10 +257,10 @@ def test_second_sigterm_stops_the_run_and_crashes_it(
 
 
 def test_a_dying_kernel_crashes_the_run(
-    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
+    sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path, mode: str
 ) -> None:
     client = sqlite_client
-    client.create_pool("local", "process")
+    create_process_pool(client, "local", mode)
     notebook = make_notebook(tmp_path / "dies.ipynb", "code: int = 3", "import os\nos._exit(code)")
     deploy_notebook(client, notebook, "local")
     run = client.create_run("dies/demo")
@@ -219,10 +271,10 @@ def test_a_dying_kernel_crashes_the_run(
 
 
 def test_run_once_takes_what_is_due_and_exits(
-    sqlite_client: LocalClient, fast_settings: None
+    sqlite_client: LocalClient, fast_settings: None, mode: str
 ) -> None:
     client = sqlite_client
-    client.create_pool("local", "process")
+    create_process_pool(client, "local", mode)
     deploy_hello(client, "local")
     runs = [client.create_run("hello/demo", parameters={"times": i}) for i in (1, 2)]
     worker = WorkerProcess("--pool", "local", "--run-once")
