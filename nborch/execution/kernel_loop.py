@@ -23,10 +23,6 @@ class KernelLoop:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    @property
-    def in_loop(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
         """Run `coroutine` on the loop; its result (or error) comes in the future."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)

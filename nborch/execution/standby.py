@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 
 import zmq.asyncio
 
@@ -72,18 +71,6 @@ class StandbyKernels:
         else:
             self.loop.call(self._rebalance)
 
-    def take(self, recipe: KernelRecipe) -> Future[Kernel | None]:
-        """A kernel for `recipe` out of standby (it may still be starting), or None."""
-        return self.loop.submit(self.take_on_loop(recipe))
-
-    def snapshot(self) -> list[tuple[KernelRecipe, int | None, bool]]:
-        """(recipe, pid, ready) of every kernel standing by, e.g. for tests and benchmarks."""
-
-        async def read() -> list[tuple[KernelRecipe, int | None, bool]]:
-            return [(k.recipe, k.pid, k.is_ready) for k in self.kernels]
-
-        return self.loop.run(read(), timeout=30)
-
     def close(self, timeout: float = 60) -> None:
         """Shut every standby kernel down (blocks until they are)."""
         if self._closed:
@@ -115,7 +102,8 @@ class StandbyKernels:
         self._rebalance()
 
     async def take_on_loop(self, recipe: KernelRecipe) -> Kernel | None:
-        """`take`, for a coroutine already on the loop."""
+        """A kernel for `recipe` out of standby (it may still be starting), or None; called
+        by a run's coroutine on the loop."""
         matching = [k for k in self.kernels if k.recipe == recipe and not k.ready.done()]
         ready = [k for k in self.kernels if k.recipe == recipe and k.is_ready]
         # A ready kernel first (the one that waited longest), else one still starting.

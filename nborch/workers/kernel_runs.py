@@ -201,9 +201,9 @@ class KernelRuns:
             handle.kernel = kernel
             handle.launched.set()
             kernel.sink = log.write
-            await kernel.ready
             if handle.from_standby:
-                await kernel.set_env(kernel_job.run_env)
+                kernel = await self._hand_over(handle, kernel, kernel_job)
+            await kernel.ready
             assert handle.run.output_path
             await execute_on_kernel(nb, kernel, handle.run.output_path, log=logger, **options)
             return 0
@@ -216,6 +216,7 @@ class KernelRuns:
             return 1
         finally:
             handle.launched.set()
+            kernel = handle.kernel or kernel
             if kernel is not None:
                 kernel.sink = None
                 # In the background: the run's end is reported without waiting for it.
@@ -224,6 +225,26 @@ class KernelRuns:
                 shutdown.add_done_callback(self._shutdowns.discard)
             if self.standby is not None:  # a slot is free again: maybe one more kernel
                 self.standby.rebalance(REPLACE_AFTER)
+
+    async def _hand_over(
+        self, handle: KernelRunHandle, kernel: Kernel, kernel_job: KernelJob
+    ) -> Kernel:
+        """The standby kernel, ready and with the run's own environment; or, should it fail
+        (it died, it did not start), a kernel started for the run after all."""
+        try:
+            await kernel.ready
+            await kernel.set_env(kernel_job.run_env)
+            return kernel
+        except Exception:
+            if handle.stopped:
+                raise
+        sink = kernel.sink
+        kernel.sink = None
+        await kernel.shutdown(now=True)
+        fresh = await Kernel.spawn(kernel_job.recipe, self.context, run_env=kernel_job.run_env)
+        fresh.sink = sink
+        handle.kernel, handle.from_standby = fresh, False
+        return fresh
 
     def wait(self, handle: KernelRunHandle) -> int:
         return handle.outcome.result()

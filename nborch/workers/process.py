@@ -59,7 +59,10 @@ class ProcessWorker(BaseWorker):
     @contextmanager
     def online(self) -> Iterator[None]:
         """Online, with standby kernels when the pool wants them (shut down at the end)."""
-        cap = standby_cap(self.job_template) if self.pool_name else 0
+        # None for a run here and now (`nborch run`) or a worker that exits once it has run
+        # what is due (--run-once): nothing would take them.
+        keeps_running = self.pool_name and not self.run_once
+        cap = standby_cap(self.job_template, self._by_default) if keeps_running else 0
         if cap:
             from nborch.workers.kernel_runs import KernelRuns
 
@@ -82,6 +85,13 @@ class ProcessWorker(BaseWorker):
                 kernel_runs, self._kernel_runs = self._kernel_runs, None
             if kernel_runs is not None:
                 kernel_runs.close()
+
+    @property
+    def _by_default(self) -> bool:
+        """Run in process, with standby kernels, when the pool's template does not say? Yes
+        for `process` pools (older ones have templates without these variables); not for
+        the pool types built on this worker, which keep a papermill process per run."""
+        return self.pool_type is PoolType.PROCESS
 
     @property
     def kernel_runs(self) -> KernelRuns:
@@ -112,7 +122,7 @@ class ProcessWorker(BaseWorker):
                 f"Working directory '{cwd}' does not exist on this worker. Create it, or set "
                 "the job variable working_dir to a folder that exists."
             )
-        if job.get("in_process", True):
+        if job.get("in_process", self._by_default):
             # The parameters as papermill reads them from its -f file.
             parameters = yaml.safe_load(parameters_file.read_text()) or {}
             return self.kernel_runs.launch(run, job, log, cwd=cwd, parameters=parameters)

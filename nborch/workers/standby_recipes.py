@@ -23,11 +23,14 @@ if TYPE_CHECKING:
 RECENT_RUNS = 20
 
 
-def standby_cap(template: Mapping[str, Any]) -> int:
+def standby_cap(template: Mapping[str, Any], by_default: bool = True) -> int:
     """The most standby kernels the pool's base job template asks for: its
-    `standby_kernels` default (empty or absent: AUTO_STANDBY_KERNELS; 0: none), and none
-    when its runs do not execute in process by default."""
+    `standby_kernels` default (empty: AUTO_STANDBY_KERNELS; 0: none), and none when its
+    runs do not execute in process by default. A template without these variables gets
+    AUTO_STANDBY_KERNELS if `by_default`, else none."""
     properties = template.get("variables", {}).get("properties", {})
+    if "in_process" not in properties and "standby_kernels" not in properties:
+        return AUTO_STANDBY_KERNELS if by_default else 0
     if properties.get("in_process", {}).get("default", True) is False:
         return 0
     value = properties.get("standby_kernels", {}).get("default")
@@ -52,7 +55,7 @@ def learn_recent_recipes(worker: ProcessWorker) -> None:
         candidates.append((run.input_path, run.cwd, run.job_variables, run.source))
     for input_path, cwd, job_variables, source in candidates:
         job = _job(worker.job_template, job_variables)
-        if job is None or not job.get("in_process", True):
+        if job is None or not job.get("in_process", True):  # (a standby pool runs in process)
             continue
         kernel_name = job.get("kernel_name") or _notebook_kernel(input_path)
         folder = str(job.get("working_dir") or cwd or Path(input_path).parent)  # as below
