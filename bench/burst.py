@@ -13,6 +13,8 @@ from pathlib import Path
 
 from common import (
     PROCESS_MODES,
+    add_modes_option,
+    chosen_modes,
     deploy_trivial,
     load_average,
     median,
@@ -55,17 +57,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="runs per burst (10)")
     parser.add_argument("--limit", type=int, default=4, help="the worker's --limit (4)")
     parser.add_argument("--repeat", type=int, default=3, help="bursts per mode (3)")
-    parser.add_argument(
-        "--modes",
-        default=",".join(PROCESS_MODES),
-        help=f"comma-separated ({','.join(PROCESS_MODES)})",
-    )
+    add_modes_option(parser)
     args = parser.parse_args()
     load_before = load_average()
     rows = []
     with temp_home() as home:
         client = LocalClient()
-        for mode in [m for m in args.modes.split(",") if m]:
+        for mode in chosen_modes(args):
             pool = f"burst-{mode}"
             deployment = deploy_trivial(
                 client, home, pool, base_job_template=process_template(mode)

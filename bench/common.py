@@ -3,6 +3,7 @@ a deployed pool, worker subprocesses and a plain-text table."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -99,6 +100,19 @@ def process_template(mode: str) -> dict[str, Any]:
     elif mode == "subprocess":
         properties["in_process"]["default"] = False
     return template
+
+
+def add_modes_option(parser: argparse.ArgumentParser) -> None:
+    """--modes: which ways of running a process pool's notebooks to measure."""
+    parser.add_argument(
+        "--modes",
+        default=",".join(PROCESS_MODES),
+        help=f"comma-separated ({','.join(PROCESS_MODES)})",
+    )
+
+
+def chosen_modes(args: argparse.Namespace) -> list[str]:
+    return [mode for mode in args.modes.split(",") if mode]
 
 
 def load_average() -> str:

@@ -13,6 +13,8 @@ import time
 import psutil
 from common import (
     PROCESS_MODES,
+    add_modes_option,
+    chosen_modes,
     deploy_trivial,
     load_average,
     print_table,
@@ -52,17 +54,13 @@ def footprint(pid: int) -> tuple[float, float, int, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs before the second look (20)")
-    parser.add_argument(
-        "--modes",
-        default=",".join(PROCESS_MODES),
-        help=f"comma-separated ({','.join(PROCESS_MODES)})",
-    )
+    add_modes_option(parser)
     args = parser.parse_args()
     load_before = load_average()
     rows = []
     with temp_home() as home:
         client = LocalClient()
-        for mode in [m for m in args.modes.split(",") if m]:
+        for mode in chosen_modes(args):
             pool = f"memory-{mode}"
             deployment = deploy_trivial(
                 client, home, pool, base_job_template=process_template(mode)

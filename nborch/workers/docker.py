@@ -10,20 +10,15 @@ settles those a dead worker left behind (see docker_reconcile.py).
 from __future__ import annotations
 
 import math
-import os
-import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import docker
-import psutil
 from docker.errors import APIError, NotFound
 
 from nborch.containers.engine import (
     ENGINE_ERRORS,
-    connect_engine,
     engine_address,
     ensure_image,
     explain,
@@ -32,18 +27,16 @@ from nborch.containers.engine import (
 from nborch.containers.result import iter_lines, settle_container
 from nborch.containers.run_folder import prepare_run_folder, reclaim_run_folder
 from nborch.containers.spec import (
-    WorkerIdentity,
     container_labels,
     container_name,
     container_options,
     extra_networks,
-    store_label,
 )
 from nborch.errors import InfrastructureError
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
-from nborch.workers.base import BaseWorker
 from nborch.workers.docker_reconcile import ContainerReconciler
+from nborch.workers.engine_worker import EngineWorker
 from nborch.workers.logs import LogShipper
 
 
@@ -61,37 +54,10 @@ class ContainerHandle:
         return self.container_id[:12]
 
 
-class DockerWorker(BaseWorker):
+class DockerWorker(EngineWorker):
     """Runs each flow run of a docker pool in a container of its own."""
 
     pool_type = PoolType.DOCKER
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.identity = WorkerIdentity(
-            id=str(self.id),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            started=f"{psutil.Process().create_time():.2f}",
-        )
-        self.store = store_label(get_settings().resolved_database_url)
-        self._engine: docker.DockerClient | None = None
-        self._streams: docker.DockerClient | None = None
-
-    @property
-    def engine(self) -> docker.DockerClient:
-        """The engine, for calls that return at once."""
-        if self._engine is None:
-            self._engine = connect_engine(timeout=60)
-        return self._engine
-
-    @property
-    def streams(self) -> docker.DockerClient:
-        """The engine, for calls that last as long as a container (wait, follow its logs)."""
-        if self._streams is None:
-            # Two connections per run in hand: its logs, and the wait for its end.
-            self._streams = connect_engine(timeout=None, max_pool_size=64)
-        return self._streams
 
     def start(self) -> None:
         """Refuses to start, with the reason, when no Docker engine answers."""

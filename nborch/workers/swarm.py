@@ -12,7 +12,6 @@ that loses its node ends the run CRASHED, saying why; the deployment's retries t
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -21,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import psutil
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from nborch.containers.engine import ENGINE_ERRORS, connect_engine, engine_address, explain
+from nborch.containers.engine import ENGINE_ERRORS, engine_address, explain
 from nborch.containers.result import iter_lines, missing_log_lines
 from nborch.containers.run_folder import prepare_run_folder, reclaim_run_folder
 from nborch.containers.service_spec import service_options
@@ -32,16 +30,14 @@ from nborch.containers.spec import (
     LABEL_POOL,
     LABEL_RUN_ID,
     LABEL_STORE,
-    WorkerIdentity,
     container_labels,
     container_name,
-    store_label,
 )
 from nborch.errors import InfrastructureError, NborchError
 from nborch.execution.outcome import out_of_memory_line
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
-from nborch.workers.base import BaseWorker
+from nborch.workers.engine_worker import EngineWorker
 from nborch.workers.logs import LogShipper
 
 # Task states after which nothing more happens to the task.
@@ -69,35 +65,10 @@ class ServiceHandle:
         return self.service_id[:12]
 
 
-class SwarmWorker(BaseWorker):
+class SwarmWorker(EngineWorker):
     """Submits each flow run of a docker-swarm pool as a service of its own."""
 
     pool_type = PoolType.DOCKER_SWARM
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.identity = WorkerIdentity(
-            id=str(self.id),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            started=f"{psutil.Process().create_time():.2f}",
-        )
-        self.store = store_label(get_settings().resolved_database_url)
-        self._engine: docker.DockerClient | None = None
-        self._streams: docker.DockerClient | None = None
-
-    @property
-    def engine(self) -> docker.DockerClient:
-        if self._engine is None:
-            self._engine = connect_engine(timeout=60)
-        return self._engine
-
-    @property
-    def streams(self) -> docker.DockerClient:
-        """For the service logs followed while a run lasts (one connection each)."""
-        if self._streams is None:
-            self._streams = connect_engine(timeout=None, max_pool_size=64)
-        return self._streams
 
     def start(self) -> None:
         """Refuses to start, with the reason, unless the engine is a swarm manager."""
