@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from support.deployments import deploy_notebook
@@ -24,6 +25,7 @@ from nborch.notebook.dashboard.runs_tab import RunRow
 pytestmark = pytest.mark.slow
 
 OpenDashboard = Callable[..., Dashboard]
+T = TypeVar("T")
 RUN_TIMEOUT = 120
 
 
@@ -36,6 +38,17 @@ def shows_state(board: Dashboard, run: FlowRun, state: StateType) -> bool:
     return row is not None and f'data-state="{state.value}"' in row.state.value
 
 
+def between_refreshes(board: Dashboard, check: Callable[[], T]) -> Callable[[], T]:
+    """`check`, read under the dashboard's lock: its refresh thread updates one widget after
+    another, so a read without it may see the title of one refresh and the rest of the last."""
+
+    def locked() -> T:
+        with board.lock:
+            return check()
+
+    return locked
+
+
 def test_a_run_made_with_the_form_goes_to_completed_on_screen(
     sqlite_client: LocalClient,
     pool: str,
@@ -45,7 +58,9 @@ def test_a_run_made_with_the_form_goes_to_completed_on_screen(
 ) -> None:
     start_worker(workers, "--pool", pool)
     board = open_dashboard(refresh_interval=0.3)
-    wait_for(lambda: shown(board.pools.rows.rows[pool].workers) == "1", 30)
+    wait_for(
+        between_refreshes(board, lambda: shown(board.pools.rows.rows[pool].workers) == "1"), 30
+    )
     assert 'data-status="READY"' in board.pools.rows.rows[pool].status.value
 
     form = board.deployments.open_form("hello/demo")
@@ -56,7 +71,7 @@ def test_a_run_made_with_the_form_goes_to_completed_on_screen(
     assert run.parameters == {"name": "Dashboard", "times": 3}
 
     wait_for(
-        lambda: shows_state(board, run, StateType.COMPLETED),
+        between_refreshes(board, lambda: shows_state(board, run, StateType.COMPLETED)),
         RUN_TIMEOUT,
         lambda: (
             f"the dashboard shows {shown(row_of(board, run).state)}; "  # type: ignore[union-attr]
@@ -69,16 +84,26 @@ def test_a_run_made_with_the_form_goes_to_completed_on_screen(
     assert row.cancel.disabled and not row.retry.disabled
 
     detail = board.runs.detail  # the form showed the new run in full
-    wait_for(lambda: "3: Hello, Dashboard." in shown(detail.logs), 30)
-    assert "COMPLETED" in shown(detail.title)
-    progress = detail.progress
-    assert progress is not None and progress.total == 5  # 4 cells and papermill's parameters
-    assert progress.done == 5 and progress.failed is None and progress.running is None
-    assert detail.progress_bar.value.count('data-status="completed"') == 5
-    assert "5/5 cells" in shown(detail.progress_bar)
 
-    detail.sections.selected_index = 2  # the output notebook, as HTML
-    frame = detail.notebook.value
+    def detail_done() -> bool:
+        return (
+            "3: Hello, Dashboard." in shown(detail.logs)
+            and "COMPLETED" in shown(detail.title)
+            and "5/5 cells" in shown(detail.progress_bar)
+        )
+
+    wait_for(
+        between_refreshes(board, detail_done),
+        30,
+        lambda: f"{shown(detail.title)} | {shown(detail.progress_bar)} | {shown(detail.logs)}",
+    )
+    with board.lock:
+        progress = detail.progress
+        assert progress is not None and progress.total == 5  # 4 cells and papermill's parameters
+        assert progress.done == 5 and progress.failed is None and progress.running is None
+        assert detail.progress_bar.value.count('data-status="completed"') == 5
+        detail.sections.selected_index = 2  # the output notebook, as HTML
+        frame = detail.notebook.value
     assert frame.startswith("<iframe") and 'sandbox=""' in frame
     assert "3: Hello, Dashboard." in frame and "injected-parameters" in frame
 
@@ -99,7 +124,7 @@ def test_a_running_run_shows_its_cell_and_is_cancelled_from_the_dashboard(
         row = row_of(board, run)
         return shown(row.progress) if row and 'data-status="running"' in row.progress.value else ""
 
-    said = wait_for(running_cell, RUN_TIMEOUT, lambda: workers[0].output)
+    said = wait_for(between_refreshes(board, running_cell), RUN_TIMEOUT, lambda: workers[0].output)
     assert "2/3 cells · cell 3 running for" in said  # parameters, papermill's, then the sleep
     assert board.pools.rows.rows[pool].concurrency.value == "1 / 4"
     assert shown(board.workers.rows.rows[next(iter(board.workers.rows.rows))].runs) == "1"
@@ -109,7 +134,7 @@ def test_a_running_run_shows_its_cell_and_is_cancelled_from_the_dashboard(
     row.cancel.click()
     assert sqlite_client.get_run(run.id).state in (StateType.CANCELLING, StateType.CANCELLED)
     assert final_run(sqlite_client, run).state is StateType.CANCELLED
-    wait_for(lambda: shows_state(board, run, StateType.CANCELLED), 30)
+    wait_for(between_refreshes(board, lambda: shows_state(board, run, StateType.CANCELLED)), 30)
     assert row.cancel.disabled
 
 
