@@ -14,7 +14,7 @@ from typing import Any
 from tornado.web import RequestHandler
 
 from nborch.api.service import JSON_TYPE, Answer, ApiService
-from nborch.client.routes import API_PREFIX, ROUTES, Route
+from nborch.client.routes import API_PREFIX, IDEMPOTENCY_HEADER, ROUTES, Route
 from nborch.errors import ValidationError
 from nborch.orchestration.api_keys import Principal
 
@@ -48,6 +48,7 @@ class ApiHandlerMixin:
             path_args,
             _query(handler.request.query_arguments),
             handler.request.body or b"",
+            handler.request.headers.get(IDEMPOTENCY_HEADER),
         )
         await self._send(answer)
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from nborch.client.routes import API_PREFIX, PUBLIC, ROUTES, Route
+from nborch.client.routes import API_PREFIX, IDEMPOTENCY_HEADER, PUBLIC, ROUTES, Route
 
 _REF = "#/components/schemas/{model}"
 
@@ -63,7 +63,22 @@ def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]
         if schema.get("type") == "array":
             parameter.update(style="form", explode=True)
         parameters.append(parameter)
+    if route.once:
+        parameters.append(_IDEMPOTENCY_PARAMETER)
     return parameters
+
+
+_IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "A new key (e.g. a UUID) for each request, the same for its copies: a copy sent "
+        "after a lost answer gets the first request's answer instead of being carried out "
+        "again. Keys are kept for a day."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+}
 
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:

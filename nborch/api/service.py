@@ -48,6 +48,7 @@ from nborch.client.wire_errors import (
 )
 from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationError
 from nborch.execution.html import notebook_html
+from nborch.orchestration import request_keys
 from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
 
 log = logging.getLogger("nborch.api")
@@ -140,6 +141,51 @@ class ApiService:
         return principal
 
     async def handle(
+        self,
+        route: Route,
+        principal: Principal | None,
+        path_args: Mapping[str, str],
+        query: Mapping[str, list[str]],
+        body: bytes,
+        idempotency_key: str | None = None,
+    ) -> Answer:
+        """The answer to one request. With an `idempotency_key`, a route that is not
+        idempotent by itself (`route.once`) is carried out once per key and caller: a copy
+        gets the first request's answer (see `nborch.orchestration.request_keys`)."""
+        if idempotency_key is None or not route.once or principal is None:
+            return await self._answer(route, principal, path_args, query, body)
+        try:
+            request_keys.check_key(idempotency_key)
+            key = f"{principal.name}:{idempotency_key}"
+            request = request_keys.fingerprint(
+                route.method, route.path, repr(sorted(path_args.items())) + repr(query), body
+            )
+            first = await self._off_loop(request_keys.reserve, self.client.store, key, request)
+        except NborchError as err:
+            return _error(err)
+        if first is not None:
+            return Answer(first.status, first.body, first.content_type)
+        answered = False
+        try:
+            answer = await self._answer(route, principal, path_args, query, body)
+            answered = answer.status < 400
+        finally:
+            await self._settle_key(key, answer if answered else None)
+        return answer
+
+    async def _settle_key(self, key: str, answer: Answer | None) -> None:
+        """Record the answer of a keyed request, or drop the key of one that failed (it
+        changed nothing: its copy is carried out anew)."""
+        try:
+            if answer is None:
+                await self._off_loop(request_keys.forget, self.client.store, key)
+            else:
+                stored = request_keys.Answer(answer.status, answer.content_type, answer.body)
+                await self._off_loop(request_keys.record, self.client.store, key, stored)
+        except Exception:  # the store went away: a copy will be told the key is unanswered
+            log.exception("nborch API: cannot settle Idempotency-Key %s", key)
+
+    async def _answer(
         self,
         route: Route,
         principal: Principal | None,

@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from nborch.client.base import KEEP, NborchClient
-from nborch.client.routes import API_PREFIX, ROUTES_BY_OP, Route
+from nborch.client.routes import API_PREFIX, IDEMPOTENCY_HEADER, ROUTES_BY_OP, Route
 from nborch.client.wire_errors import ServerUnavailableError, error_from_body
 from nborch.errors import ConflictError
 from nborch.models import (
@@ -107,6 +107,8 @@ class HttpClient(NborchClient):
         deadline = time.monotonic() + self.retry_for
         pause = 0.2
         self._calls.sent_again = False
+        # Every copy of the request carries the same key: the server carries it out once.
+        headers = {IDEMPOTENCY_HEADER: str(uuid.uuid4())} if route.once else None
         while True:
             try:
                 response = self.http.request(
@@ -114,6 +116,7 @@ class HttpClient(NborchClient):
                     path,
                     params=query,
                     json=body if body is not None else None,
+                    headers=headers,
                     # A long poll's answer may take its wait on top of the usual time.
                     timeout=getattr(self._calls, "timeout", None) or httpx.USE_CLIENT_DEFAULT,
                 )

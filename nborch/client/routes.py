@@ -39,6 +39,8 @@ from nborch.models import (
 from nborch.orchestration.scheduler import TickResult
 
 API_PREFIX = "/api/v1"
+# A request sent again with its key is answered, not carried out twice (routes with `once`).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Request bodies beyond these sizes are refused (413) before they are parsed.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
@@ -383,6 +385,9 @@ class Route:
     # wire answer -> what the client method returns, and back
     to_wire: Callable[[Any], Any] | None = None
     from_wire: Callable[[Any], Any] | None = None
+    # Not idempotent by itself: the client sends an Idempotency-Key, and a copy of the
+    # request (sent again after a lost answer) gets the first one's answer.
+    once: bool = False
 
     @property
     def success_status(self) -> int:
@@ -410,6 +415,7 @@ def _next_from_wire(answer: NextRunTime) -> datetime | None:
 
 
 def _route(method: str, path: str, op: str, access: Access, summary: str, **rest: Any) -> Route:
+    rest.setdefault("once", method == "POST")  # GET, PUT, PATCH and DELETE repeat harmlessly
     return Route(method, path, op, access, summary, **rest)
 
 
@@ -475,6 +481,7 @@ ROUTES: list[Route] = [
         "POST", "/work-pools/{pool_name}/claims", "claim_runs", pool_access("pool_name"),
         "Claim due runs of the pool for a worker (with wait: a long poll for them)",
         params=QueuesPath, body=ClaimRuns, response=list[FlowRun],
+        once=False,  # may wait (a long poll); the client settles a lost answer itself
     ),
     # work queues
     _route(
@@ -509,7 +516,7 @@ ROUTES: list[Route] = [
     ),
     _route(
         "POST", "/workers/{worker_id}/heartbeat", "heartbeat", worker_access(),
-        "A worker's heartbeat", params=WorkerPath, body=Heartbeat,
+        "A worker's heartbeat", params=WorkerPath, body=Heartbeat, once=False,
     ),
     _route(
         "GET", "/workers/{worker_id}/cancelling", "runs_being_cancelled", worker_access(),
@@ -559,7 +566,7 @@ ROUTES: list[Route] = [
     _route(
         "POST", "/scheduler/tick", "scheduler_tick", ADMIN,
         "One scheduler tick, if the holder gets the lease",
-        body=SchedulerTick, response=TickResult | None,
+        body=SchedulerTick, response=TickResult | None, once=False,
     ),
     # flow runs
     _route(
@@ -577,7 +584,7 @@ ROUTES: list[Route] = [
     ),
     _route(
         "POST", "/flow-runs/crash-orphaned", "crash_orphaned_runs", ADMIN,
-        "Mark the runs of vanished workers CRASHED", response=list[str],
+        "Mark the runs of vanished workers CRASHED", response=list[str], once=False,
     ),
     _route(
         "GET", "/flow-runs/{run_id}", "get_run", run_access(), "Inspect a flow run",
@@ -599,11 +606,12 @@ ROUTES: list[Route] = [
     _route(
         "POST", "/flow-runs/{run_id}/infrastructure", "record_infrastructure", run_access(),
         "Record the run's process or container", params=RunPath, body=RecordInfrastructure,
+        once=False,
     ),
     _route(
         "POST", "/flow-runs/{run_id}/source-commit", "record_source_commit", run_access(),
         "Record the git commit the run was checked out at",
-        params=RunPath, body=RecordSourceCommit,
+        params=RunPath, body=RecordSourceCommit, once=False,
     ),
     _route(
         "GET", "/flow-runs/{run_id}/logs", "read_logs", run_access(), "Read a run's logs",
@@ -641,6 +649,7 @@ ROUTES: list[Route] = [
         "POST", "/api-keys", "create_api_key", ADMIN,
         "Create an API key (its secret is in this answer only)",
         body=CreateApiKey, response=NewApiKey, status=201,
+        once=False,  # an answer with a secret is never stored; a copy finds the name taken
     ),
     _route(
         "DELETE", "/api-keys/{name}", "revoke_api_key", ADMIN, "Revoke an API key",

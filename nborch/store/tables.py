@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -270,3 +271,19 @@ class SecretRow(Base):
     ciphertext: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RequestKeyRow(Base):
+    """A request sent with an Idempotency-Key, and its answer once it has one: a request
+    sent again after its answer was lost gets that answer instead of being carried out
+    twice. `key` is the caller's name and their key; `answer_status` is NULL while the first
+    request is being carried out."""
+
+    __tablename__ = "request_keys"
+
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # the request: method, path, body
+    answer_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    answer_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
