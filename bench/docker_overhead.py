@@ -4,8 +4,13 @@ Per run (median of N, default 5), on the trivial notebook:
 (a) `python -m papermill in out -p n 3` in a subprocess on the host;
 (b) a process pool: one long-lived `nborch worker start --poll-interval 0.1`, timed from
     `create_run` until the run is final (polled every 20 ms);
-(c) a docker pool, the same way: each run is a container of the runtime image
-    (`nborch image build-runtime`, built first when missing), auto_remove on.
+(c) a docker pool, the same way, standby containers off (standby_containers 0): each run
+    is a container of the runtime image started for it (`nborch image build-runtime`,
+    built first when missing), auto_remove on;
+(d) a docker pool with standby containers on (standby_containers 1): each run is handed to
+    a container started ahead (papermill loaded, kernel up). Between runs, in (c) and (d),
+    the bench waits until the worker has a standby container ready again (d), or 2 s (c),
+    outside the timing: runs that come while one waits, as runs spaced in time do.
 Then R runs (default 20) created at once and one worker with `--limit 4` (default), process
 pool against docker pool: total seconds from starting the worker, and runs per minute.
 """
@@ -13,15 +18,75 @@ pool against docker pool: total seconds from starting the worker, and runs per m
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
-from common import median, print_table, temp_home
+import docker
+from common import (
+    deploy_trivial,
+    median,
+    print_table,
+    temp_home,
+    timed,
+    wait_for_worker,
+    wait_until_final,
+    worker_log,
+    worker_process,
+)
 from run_overhead import raw_papermill, through_worker
 from throughput import measure
 
 from nborch.client import LocalClient
 from nborch.containers.runtime_image import build_runtime_image
+from nborch.containers.spec import LABEL_POOL, LABEL_STANDBY, LABEL_STANDBY_DIR
+from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
+from nborch.jobs import default_base_job_template
+from nborch.models import PoolType, StateType
 
 DOCKER_JOB = {"image_pull_policy": "Never", "auto_remove": True}
+
+
+def standby_ready(engine: docker.DockerClient, pool: str) -> bool:
+    """The pool's worker has a standby container ready for a run."""
+    labels = [f"{LABEL_STANDBY}=true", f"{LABEL_POOL}={pool}"]
+    for row in engine.api.containers(filters={"label": labels, "status": "running"}):
+        folder = StandbyFolder(Path(row["Labels"][LABEL_STANDBY_DIR]))
+        if read_assignment(folder) is None and is_ready(folder):
+            return True
+    return False
+
+
+def docker_runs(home: Path, runs: int, standby: int) -> list[float]:
+    """Seconds from `create_run` to COMPLETED, one run at a time, on one worker of a docker
+    pool with `standby` standby containers (0: off)."""
+    client = LocalClient()
+    engine = docker.from_env()
+    pool = f"bench-docker-standby-{standby}"
+    template = default_base_job_template(PoolType.DOCKER)
+    template["variables"]["properties"]["standby_containers"]["default"] = standby
+    deployment = deploy_trivial(
+        client, home, pool, "docker", DOCKER_JOB, base_job_template=template
+    )
+    times = []
+    with worker_process(home, pool, poll_interval=0.1) as worker:
+        wait_for_worker(client, pool, worker)
+        for _ in range(runs):
+            deadline = time.monotonic() + 60
+            if standby:
+                while not standby_ready(engine, pool) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            else:
+                time.sleep(2)
+            with timed() as t:
+                run = client.create_run(deployment, parameters={"n": 3})
+                run = wait_until_final(client, run.id)
+            if run.state is not StateType.COMPLETED:
+                raise RuntimeError(
+                    f"run {run.id} ended {run.state.value}: {run.state_message}\n"
+                    + worker_log(home, pool)[-2000:]
+                )
+            times.append(t[0])
+    return times
 
 
 def main() -> None:
@@ -40,7 +105,8 @@ def main() -> None:
     with temp_home() as home:
         raw = raw_papermill(home, args.runs)
         process = through_worker(home, args.runs, 0.1)
-        docker = through_worker(home, args.runs, 0.1, "docker", DOCKER_JOB)
+        plain = docker_runs(home, args.runs, 0)
+        standby = docker_runs(home, args.runs, 1)
         client = LocalClient()
         batches = [
             ["process", *measure(home, client, args.limit, args.batch, args.timeout)],
@@ -49,24 +115,26 @@ def main() -> None:
                 *measure(home, client, args.limit, args.batch, args.timeout, "docker", DOCKER_JOB),
             ],
         ]
-    raw_s, process_s, docker_s = median(raw), median(process), median(docker)
-    print(f"\nPer run, {args.runs} runs each, one at a time (seconds)\n")
+    raw_s = median(raw)
+    print(f"\nTrigger -> COMPLETED, {args.runs} runs each, one at a time (seconds)\n")
+    rows = [
+        ["raw papermill (CLI, host)", raw],
+        ["process pool (standby kernels)", process],
+        ["docker pool, standby containers off", plain],
+        ["docker pool, standby containers on", standby],
+    ]
     print_table(
-        ["what", "median s", "min s", "max s", "docker - this s", "docker / this"],
+        ["what", "median s", "min s", "max s", "this - raw s", "this / raw"],
         [
-            ["raw papermill", raw_s, min(raw), max(raw), docker_s - raw_s, docker_s / raw_s],
-            [
-                "process pool",
-                process_s,
-                min(process),
-                max(process),
-                docker_s - process_s,
-                docker_s / process_s,
-            ],
-            ["docker pool", docker_s, min(docker), max(docker), 0.0, 1.0],
+            [name, median(times), min(times), max(times), median(times) - raw_s,
+             median(times) / raw_s]
+            for name, times in rows
         ],
+    )  # fmt: skip
+    print(
+        f"\n{args.batch} runs created at once, one worker --limit {args.limit} (the pools' "
+        "default standby settings)\n"
     )
-    print(f"\n{args.batch} runs created at once, one worker --limit {args.limit}\n")
     print_table(["pool", "limit", "runs", "first claim s", "total s", "runs/min"], batches)
 
 

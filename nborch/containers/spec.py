@@ -37,6 +37,10 @@ LABEL_WORKER_PID = "io.nborch.worker-pid"
 LABEL_WORKER_STARTED = "io.nborch.worker-started"
 LABEL_AUTO_REMOVE = "io.nborch.auto-remove"
 LABEL_RUN_DIR = "io.nborch.run-dir"
+# On standby containers (started ahead, no run yet): "true", and the worker's folder for
+# the container (its control folder; its run folder until it is handed a run).
+LABEL_STANDBY = "io.nborch.standby"
+LABEL_STANDBY_DIR = "io.nborch.standby-dir"
 # On images built by `nborch deploy --image`: where the flow's notebook folder is.
 LABEL_WORKDIR = "io.nborch.workdir"
 
@@ -58,6 +62,15 @@ def store_label(database_url: str) -> str:
     return hashlib.sha256(database_url.encode()).hexdigest()[:16]
 
 
+def worker_labels(worker: WorkerIdentity) -> dict[str, str]:
+    return {
+        LABEL_WORKER_ID: worker.id,
+        LABEL_WORKER_HOST: worker.host,
+        LABEL_WORKER_PID: str(worker.pid),
+        LABEL_WORKER_STARTED: worker.started,
+    }
+
+
 def container_labels(
     run: FlowRun,
     job: dict[str, Any],
@@ -77,10 +90,7 @@ def container_labels(
         LABEL_ATTEMPT: str(attempt),
         LABEL_DEPLOYMENT: run.deployment_name or "",
         LABEL_FLOW: run.flow_name,
-        LABEL_WORKER_ID: worker.id,
-        LABEL_WORKER_HOST: worker.host,
-        LABEL_WORKER_PID: str(worker.pid),
-        LABEL_WORKER_STARTED: worker.started,
+        **worker_labels(worker),
         LABEL_AUTO_REMOVE: "true" if job.get("auto_remove") else "false",
         LABEL_RUN_DIR: str(run_dir),
     }
@@ -126,11 +136,8 @@ def container_options(
     connected by the caller before the container starts."""
     assert run.output_path, "every run has an output path"
     output_name = Path(run.output_path).name
-    mem_limit = job.get("mem_limit")
-    cpus = job.get("cpus")
-    networks = list(job.get("networks") or [])
-    options: dict[str, Any] = {
-        "image": job["image"],
+    return {
+        **host_options(job, image_labels),
         "command": papermill_command(job, image_labels, output_name),
         "name": name,
         "labels": labels,
@@ -140,6 +147,17 @@ def container_options(
             "PYTHONUNBUFFERED": "1",
         },
         "volumes": [f"{run_dir}:{RUN_MOUNT}:rw", *(job.get("volumes") or [])],
+    }
+
+
+def host_options(job: dict[str, Any], image_labels: dict[str, Any]) -> dict[str, Any]:
+    """What a run's container is given besides its command, name, labels, environment and
+    mounts: image, working directory, user, network, limits."""
+    mem_limit = job.get("mem_limit")
+    cpus = job.get("cpus")
+    networks = list(job.get("networks") or [])
+    options: dict[str, Any] = {
+        "image": job["image"],
         "working_dir": working_dir(job, image_labels),
         "user": job.get("user") or None,
         "privileged": bool(job.get("privileged", False)),

@@ -84,6 +84,10 @@ DEFAULT_RUNTIME_IMAGE = "nborch/runtime:py3.11"
 
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
+# With no value in a docker pool's template (pools made before the variable): this many
+# standby containers.
+DEFAULT_STANDBY_CONTAINERS = 1
+
 DOCKER_VARIABLES: dict[str, Any] = {
     **COMMON_VARIABLES,
     "image": {
@@ -190,6 +194,23 @@ DOCKER_VARIABLES: dict[str, Any] = {
         "an image built by nborch deploy --image, otherwise the run's folder /nborch/run.",
         "type": ["string", "null"],
         "default": None,
+    },
+    "standby_containers": {
+        "title": "Standby containers",
+        "description": "How many containers a worker of this pool keeps started ahead of "
+        "need, one per free slot at most, for the job configurations it has seen (the pool's "
+        "defaults with a deployment's or a recent run's job variables): papermill loaded, "
+        "the kernel up, waiting to be handed a run. Each serves exactly one run and is then "
+        "removed (or kept, exited, without auto_remove), as a container started for the run "
+        "would be. A run that none fits (another configuration, a command other than "
+        "papermill, image_pull_policy Always, a container name, secret references) gets a "
+        "container started for it. Set it in the pool's base job template; 0 turns them "
+        "off. A deployment or run with 0 gets a container started for it alone. The "
+        "image's python3 must import papermill.",
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 16,
+        "default": DEFAULT_STANDBY_CONTAINERS,
     },
 }
 

@@ -126,6 +126,11 @@ class BaseWorker(ABC):
         """What identifies the infrastructure to a person (a pid, a container id)."""
         return None
 
+    def holds_first_cell_of(self, run: FlowRun, job: dict[str, Any]) -> bool:
+        """Can this run's infrastructure start before its time and hold its first cell until
+        then? `holds_first_cell`, unless the pool type decides run by run."""
+        return self.holds_first_cell
+
     def reconcile(self) -> None:
         """Settle what dead workers of the pool left running (e.g. containers); called once,
         registered, before the first claim. Nothing to do for most pool types."""
@@ -378,7 +383,7 @@ class BaseWorker(ABC):
         )
         log.mask(secrets.masked_forms())
         run = secrets.with_values(run)
-        if not self.holds_first_cell:
+        if not self.holds_first_cell_of(run, job):
             self._wait_until_due(active)
         try:
             self.client.set_state(run.id, StateType.RUNNING, f"Started by worker '{self.name}'")

@@ -5,17 +5,27 @@ executed notebook comes back in it, the container's output becomes the run's log
 exit code (and OOM kill) decides the state. The image needs papermill and a kernel, not
 nborch. Containers carry io.nborch.* labels, by which the next worker of the pool finds and
 settles those a dead worker left behind (see docker_reconcile.py).
+
+With standby containers (the pool's `standby_containers`), a run whose container would be
+the one a container started ahead was made as (`ContainerRecipe`) is handed to that one:
+its run folder becomes the run's, it gets the run's papermill arguments, and from there on
+it is the run's container like any other (see nborch.containers.standby). A run taken
+ahead of its time (--prestart) gets a container started for it at once, whose first cell
+waits for the time. Any other run takes the plain path: a container started for it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, NotFound
+from docker.models.images import Image
 
 from nborch.containers.engine import (
     ENGINE_ERRORS,
@@ -31,11 +41,30 @@ from nborch.containers.spec import (
     container_name,
     container_options,
     extra_networks,
+    papermill_command,
+)
+from nborch.containers.standby import (
+    StandbyFolder,
+    adopt_run_folder,
+    container_recipe,
+    notebook_kernel,
+    send_handover,
+    write_assignment,
 )
 from nborch.errors import InfrastructureError
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
+from nborch.timeutil import utcnow
 from nborch.workers.docker_reconcile import ContainerReconciler
+from nborch.workers.docker_standby import (
+    Claimed,
+    StandbyContainers,
+    keeps_waiting,
+    learn_recent_recipes,
+    release,
+    standby_container_cap,
+    start_for_run,
+)
 from nborch.workers.engine_worker import EngineWorker
 from nborch.workers.logs import LogShipper
 
@@ -48,6 +77,7 @@ class ContainerHandle:
     auto_remove: bool
     log: LogShipper
     reader: threading.Thread
+    standby_folder: StandbyFolder | None = None  # a standby container's, removed with it
 
     @property
     def short_id(self) -> str:
@@ -59,15 +89,60 @@ class DockerWorker(EngineWorker):
 
     pool_type = PoolType.DOCKER
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.standby: StandbyContainers | None = None
+
     def start(self) -> None:
         """Refuses to start, with the reason, when no Docker engine answers."""
         self.engine, self.streams  # noqa: B018 - connect, or raise InfrastructureError
         super().start()
 
+    @contextmanager
+    def online(self) -> Iterator[None]:
+        """Online, with standby containers when the pool wants them (removed at the end)."""
+        # None for a worker that exits once it has run what is due (--run-once).
+        keeps_running = self.pool_name and not self.run_once
+        cap = standby_container_cap(self.job_template) if keeps_running else 0
+        if cap:
+            self.standby = StandbyContainers(
+                self,
+                wanted=lambda: self.standby_wanted(cap),
+                recycle_after=get_settings().standby_recycle_after,
+            )
+            threading.Thread(
+                target=self._safe,
+                args=(learn_recent_recipes, self),
+                name="standby-recipes",
+                daemon=True,
+            ).start()
+        try:
+            with super().online():
+                yield
+        finally:
+            standby, self.standby = self.standby, None
+            if standby is not None:
+                standby.close()
+
+    def standby_wanted(self, cap: int) -> int:
+        """Standby containers to keep: one per free slot (at least one, for the run that
+        takes the next slot to free), at most `cap`."""
+        free = self.limit - self.active_runs if self.limit else cap
+        return min(cap, max(1, free))
+
+    def holds_first_cell_of(self, run: FlowRun, job: dict[str, Any]) -> bool:
+        """A run that a waiting container can take is launched ahead of its time: the
+        container's waiter holds its first cell until then."""
+        return container_recipe(job, "") is not None
+
     # ---- one run -------------------------------------------------------------------------
 
     def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> ContainerHandle:
         image = ensure_image(self.engine, job["image"], job["image_pull_policy"])
+        handle = self._launch_in_standby(run, job, image, log)
+        if handle is not None:
+            return handle
+        self._wait_for_time(run)  # launched early, but nothing can hold its first cell
         run_dir = prepare_run_folder(run)
         try:
             container_id = self._start_container(run, job, image_labels(image), run_dir)
@@ -82,6 +157,86 @@ class DockerWorker(EngineWorker):
         return ContainerHandle(
             container_id, run, run_dir, bool(job.get("auto_remove")), log, reader
         )
+
+    def _launch_in_standby(
+        self, run: FlowRun, job: dict[str, Any], image: Image, log: LogShipper
+    ) -> ContainerHandle | None:
+        """The run handed to a container started ahead (one from standby, or, for a run
+        taken ahead of its time, one started for it now); None: the plain path."""
+        recipe = container_recipe(job, notebook_kernel(job, run.input_path))
+        if recipe is None:
+            return None
+        early = run.scheduled_time > utcnow()
+        pooled = self.standby is not None and keeps_waiting(job, run.job_variables)
+        claimed: Claimed | None = None
+        standby = self.standby
+        if pooled and standby is not None:
+            standby.learn(recipe, job)
+            claimed = standby.take(recipe, str(image.id))
+        if claimed is None and early:
+            claimed = start_for_run(self, recipe, job, self._stopped)
+        if claimed is None:
+            return None
+        try:
+            return self._hand_over(claimed, run, job, image, log)
+        except Exception as err:
+            log.write(
+                f"nborch: could not hand the run to container {claimed.container.short_id} "
+                f"({type(err).__name__}: {err}); starting a container for it"
+            )
+            release(self, claimed)
+            return None
+
+    def _hand_over(
+        self, claimed: Claimed, run: FlowRun, job: dict[str, Any], image: Image, log: LogShipper
+    ) -> ContainerHandle:
+        assert run.output_path, "every run has an output path"
+        container = claimed.container
+        attempt = run.run_count + 1  # the base made it RUNNING, which counted this attempt
+        run_dir = Path(run.output_path).parent
+        adopt_run_folder(container.folder, run_dir)
+        prepare_run_folder(run)
+        auto_remove = bool(job.get("auto_remove"))
+        write_assignment(
+            container.folder,
+            run_id=str(run.id),
+            attempt=attempt,
+            run_dir=run_dir,
+            auto_remove=auto_remove,
+        )
+        argv = papermill_command(job, image_labels(image), Path(run.output_path).name)[1:]
+        early = run.scheduled_time > utcnow()
+        send_handover(
+            claimed.fd,
+            argv,
+            env={"NBORCH_FLOW_RUN_ID": str(run.id)},
+            start_at=run.scheduled_time.timestamp() if early else None,
+        )
+        log.write(
+            f"nborch: running in container {container.short_id} (image '{job['image']}', "
+            "started ahead)"
+        )
+        reader = threading.Thread(
+            target=self._follow_logs,
+            args=(container.container_id, log),
+            name=f"logs-{run.id}",
+            daemon=True,
+        )
+        reader.start()
+        # Its name, as a container started for the run would have (for people: `docker ps`).
+        self._safe(
+            lambda: self.engine.api.rename(
+                container.container_id, container_name(run, job, attempt)
+            )
+        )
+        return ContainerHandle(
+            container.container_id, run, run_dir, auto_remove, log, reader, container.folder
+        )
+
+    def _wait_for_time(self, run: FlowRun) -> None:
+        while (remaining := (run.scheduled_time - utcnow()).total_seconds()) > 0:
+            if self._stopped.wait(min(remaining, 0.2)):
+                return
 
     def _start_container(
         self, run: FlowRun, job: dict[str, Any], labels_of_image: dict[str, Any], run_dir: Path
@@ -146,13 +301,16 @@ class DockerWorker(EngineWorker):
                 "settles it."
             ) from None
         handle.reader.join(timeout=30)
-        return settle_container(
+        exit_code = settle_container(
             self.engine,
             handle.container_id,
             run_dir=handle.run_dir,
             auto_remove=handle.auto_remove,
             write=handle.log.write,
         )
+        if handle.standby_folder is not None and handle.auto_remove:
+            handle.standby_folder.remove()  # its container is gone: nobody needs it
+        return exit_code
 
     def stop(self, handle: ContainerHandle) -> None:
         """`docker stop`: SIGTERM to papermill, SIGKILL after the grace period."""

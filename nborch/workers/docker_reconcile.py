@@ -11,6 +11,10 @@ io.nborch.* labels):
 - a container of a run that has ended, been deleted or started again (an older attempt) is
   stopped if it still runs; containers labelled auto-remove are removed.
 Containers whose worker still lives are left alone.
+
+A standby container (labelled io.nborch.standby) says which run it was handed in its
+folder's assignment (labels cannot change), and is then settled as above; one never handed
+a run, whose worker is gone, is removed with its folder.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ from nborch.containers.spec import (
     LABEL_POOL,
     LABEL_RUN_DIR,
     LABEL_RUN_ID,
+    LABEL_STANDBY,
+    LABEL_STANDBY_DIR,
     LABEL_STORE,
     LABEL_WORKER_HOST,
     LABEL_WORKER_ID,
     LABEL_WORKER_PID,
     LABEL_WORKER_STARTED,
 )
+from nborch.containers.standby import StandbyFolder, read_assignment
 from nborch.errors import ConflictError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.models import FlowRun, StateType, WorkerStatus
@@ -62,35 +69,72 @@ class ContainerReconciler:
         containers = self.engine.containers.list(all=True, filters={"label": labels})
         for container in sorted(containers, key=lambda c: c.attrs.get("Created", "")):
             try:
-                self._settle(container)
+                if container.labels.get(LABEL_STANDBY) == "true":
+                    self._settle_standby(container)
+                else:
+                    self._settle(container, container.labels)
             except Exception as err:  # one container must not keep the others unsettled
                 self.worker.echo(
                     f"Could not settle container {container.short_id}: "
                     f"{type(err).__name__}: {explain(err)}"
                 )
 
-    def _settle(self, container: Container) -> None:
-        labels = container.labels
+    def _settle_standby(self, container: Container) -> None:
+        folder = StandbyFolder(Path(container.labels.get(LABEL_STANDBY_DIR, "")))
+        assignment = read_assignment(folder) if folder.root.name else None
+        if assignment is None:  # never handed a run
+            if _worker_lives(container.labels, self.worker.identity.host, self._online_ids()):
+                return
+            try:
+                container.remove(force=True)
+            except NotFound:
+                pass
+            folder.remove()
+            self.worker.echo(
+                f"Removed standby container {container.short_id}: the worker that started it "
+                "is gone."
+            )
+            return
+        labels = {
+            **container.labels,
+            LABEL_RUN_ID: str(assignment["run_id"]),
+            LABEL_ATTEMPT: str(assignment["attempt"]),
+            LABEL_RUN_DIR: str(assignment["run_dir"]),
+            LABEL_AUTO_REMOVE: "true" if assignment.get("auto_remove") else "false",
+        }
+        if self._settle(container, labels):
+            folder.remove()  # the run is settled: nobody needs the assignment any more
+
+    def _online_ids(self) -> set[str]:
+        return {
+            str(w.id)
+            for w in self.client.list_workers(self.worker.pool_name)
+            if w.status is WorkerStatus.ONLINE
+        }
+
+    def _settle(self, container: Container, labels: dict[str, str]) -> bool:
+        """Settle the container of the run its labels name; False when it is left alone."""
         try:
             run = self.client.get_run(labels[LABEL_RUN_ID])
         except NotFoundError:
-            self._discard(container, None, "its flow run no longer exists")
-            return
+            self._discard(container, None, "its flow run no longer exists", labels)
+            return True
         if not _is_current_attempt(run, labels):
-            self._discard(container, run, f"flow run '{run.name}' is {run.state.value}")
-            return
+            self._discard(container, run, f"flow run '{run.name}' is {run.state.value}", labels)
+            return True
         if self._holder_lives(run, labels):
-            return
+            return False
         previous = run.worker_name or str(run.worker_id)
         try:
             run = self.client.take_over_run(run.id, self.worker.id, from_worker_id=run.worker_id)
         except ConflictError:
-            return  # another worker took it first, or it ended meanwhile
+            return False  # another worker took it first, or it ended meanwhile
         self.worker.echo(
             f"Settling flow run '{run.name}' ({run.id}): worker '{previous}' is gone, its "
             f"container {container.short_id} is {container.status}."
         )
-        self._finish(container, run, previous)
+        self._finish(container, run, previous, labels)
+        return True
 
     # ---- decisions ---------------------------------------------------------------------------
 
@@ -110,7 +154,9 @@ class ContainerReconciler:
 
     # ---- actions -------------------------------------------------------------------------------
 
-    def _finish(self, container: Container, run: FlowRun, previous: str) -> None:
+    def _finish(
+        self, container: Container, run: FlowRun, previous: str, labels: dict[str, str]
+    ) -> None:
         was_running = container.status in _STILL_RUNNING
         if was_running:
             self._stop(container)
@@ -135,8 +181,8 @@ class ContainerReconciler:
             exit_code = settle_container(
                 self.engine,
                 container.id,
-                run_dir=_run_dir(container, run),
-                auto_remove=container.labels.get(LABEL_AUTO_REMOVE) == "true",
+                run_dir=_run_dir(labels, run),
+                auto_remove=labels.get(LABEL_AUTO_REMOVE) == "true",
                 write=write,
             )
             if was_running:
@@ -163,7 +209,9 @@ class ContainerReconciler:
         self.worker.echo(f"Flow run '{run.name}' {outcome.state.value}: {outcome.message}")
         self.client.set_state(run.id, outcome.state, outcome.message, failure=outcome.failure)
 
-    def _discard(self, container: Container, run: FlowRun | None, reason: str) -> None:
+    def _discard(
+        self, container: Container, run: FlowRun | None, reason: str, labels: dict[str, str]
+    ) -> None:
         """A container whose result nobody needs: stopped if it runs, removed if so labelled."""
         if container.status in _STILL_RUNNING:
             self._stop(container)
@@ -171,8 +219,8 @@ class ContainerReconciler:
             self.worker.echo(message)
             if run is not None:
                 self.client.append_logs(run.id, [f"nborch: {message}"])
-                reclaim_run_folder(_run_dir(container, run))
-        if container.labels.get(LABEL_AUTO_REMOVE) == "true":
+                reclaim_run_folder(_run_dir(labels, run))
+        if labels.get(LABEL_AUTO_REMOVE) == "true":
             try:
                 container.remove(force=True)
             except NotFound:
@@ -202,8 +250,16 @@ def _process_lives(pid: str | None, started: str | None) -> bool:
         return False
 
 
-def _run_dir(container: Container, run: FlowRun) -> Path:
-    label = container.labels.get(LABEL_RUN_DIR)
+def _worker_lives(labels: dict[str, str], host: str, online: set[str]) -> bool:
+    """The worker that started a container lives: its process, on this machine; its
+    heartbeats, on another."""
+    if labels.get(LABEL_WORKER_HOST) == host:
+        return _process_lives(labels.get(LABEL_WORKER_PID), labels.get(LABEL_WORKER_STARTED))
+    return labels.get(LABEL_WORKER_ID) in online
+
+
+def _run_dir(labels: dict[str, str], run: FlowRun) -> Path:
+    label = labels.get(LABEL_RUN_DIR)
     if label:
         return Path(label)
     assert run.output_path, "every run has an output path"

@@ -54,7 +54,7 @@ def learn_recent_recipes(worker: ProcessWorker) -> None:
     for run in reversed(worker.client.list_runs(pool_name=worker.pool_name, limit=RECENT_RUNS)):
         candidates.append((run.input_path, run.cwd, run.job_variables, run.source))
     for input_path, cwd, job_variables, source in candidates:
-        job = _job(worker.job_template, job_variables)
+        job = job_for_worker(worker.job_template, job_variables)
         if job is None or not job.get("in_process", True):  # (a standby pool runs in process)
             continue
         kernel_name = job.get("kernel_name") or _notebook_kernel(input_path)
@@ -72,7 +72,9 @@ def learn_recent_recipes(worker: ProcessWorker) -> None:
         )
 
 
-def _job(template: Mapping[str, Any], job_variables: Mapping[str, Any]) -> dict[str, Any] | None:
+def job_for_worker(
+    template: Mapping[str, Any], job_variables: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """The job as the worker would run it (secret_env values from its environment), or
     None when it could not run it here."""
     try:

@@ -15,6 +15,7 @@ OFFERED = {
     "image", "command", "env", "labels", "name", "volumes", "network_mode", "networks",
     "mem_limit", "cpus", "user", "privileged", "auto_remove", "image_pull_policy",
     "stream_output", "working_dir", "kernel_name", "execution_timeout", "secret_env",
+    "standby_containers",
 }  # fmt: skip
 
 
@@ -45,6 +46,7 @@ def test_it_offers_every_variable_with_safe_defaults() -> None:
         "kernel_name": None,
         "execution_timeout": None,
         "secret_env": [],  # names only; values come from the worker's environment
+        "standby_containers": 1,  # one container started ahead, per free slot at most
     }
 
 

@@ -39,9 +39,10 @@ def containers_of_run(engine: docker.DockerClient, run_id: object) -> list[Conta
 
 
 def remove_containers(engine: docker.DockerClient, label: str) -> None:
-    for container in engine.containers.list(all=True, filters={"label": label}):
+    # By id (a worker may remove some meanwhile: its standby containers).
+    for row in engine.api.containers(all=True, filters={"label": label}):
         try:
-            container.remove(force=True)
+            engine.api.remove_container(row["Id"], force=True)
         except docker.errors.NotFound:
             pass
 

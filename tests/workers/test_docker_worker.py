@@ -1,5 +1,9 @@
 """The docker worker end to end: real `nborch worker start` processes, a real Docker engine,
-the runtime image built by `nborch image build-runtime`, real kernels in the containers."""
+the runtime image built by `nborch image build-runtime`, real kernels in the containers.
+
+Most tests run in both modes: `plain` (standby_containers 0: a container started for each
+run) and `standby` (runs handed to containers started ahead: the worker is started, and a
+standby container ready, before the run is created)."""
 
 from __future__ import annotations
 
@@ -24,10 +28,14 @@ from nborch.containers.spec import (
     LABEL_DEPLOYMENT,
     LABEL_POOL,
     LABEL_RUN_ID,
+    LABEL_STANDBY,
+    LABEL_STANDBY_DIR,
     LABEL_STORE,
     store_label,
 )
-from nborch.models import FlowRun, StateType
+from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
+from nborch.jobs import default_base_job_template
+from nborch.models import FlowRun, PoolType, StateType
 from nborch.settings import get_settings, reset_settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -36,23 +44,83 @@ NEVER_PULL = {"image_pull_policy": "Never"}
 # A worker that does not take the previous one for dead by its heartbeats: whether that one
 # lives is then decided by its process alone (deterministic).
 PATIENT = {"NBORCH_WORKER_TIMEOUT": "120"}
+MODES = ["plain", "standby"]
+STARTED_AHEAD = "started ahead)"
+# For what no standby container would change (a run that none fits, the engine itself).
+PLAIN_ONLY = pytest.mark.parametrize(
+    "pool", ["plain"], indirect=True
+)  # the end of a standby container's first log line
 
 
 class DockerPool:
-    """A `docker` pool in the test's store, on the real engine."""
+    """A `docker` pool in the test's store, on the real engine, with standby containers
+    (`mode` standby: two) or without (plain)."""
 
-    def __init__(self, client: LocalClient, engine: docker.DockerClient, folder: Path) -> None:
+    def __init__(
+        self, client: LocalClient, engine: docker.DockerClient, folder: Path, mode: str = "plain"
+    ) -> None:
         self.client = client
         self.engine = engine
         self.folder = folder
-        client.create_pool(POOL, "docker")
+        self.mode = mode
+        template = default_base_job_template(PoolType.DOCKER)
+        standby = template["variables"]["properties"]["standby_containers"]
+        standby["default"] = 2 if mode == "standby" else 0
+        client.create_pool(POOL, "docker", base_job_template=template)
         self.store = store_label(get_settings().resolved_database_url)
 
     def deploy(self, notebook: Path, name: str = "demo", **options: object) -> str:
         return deploy_notebook(self.client, notebook, POOL, name, **options).full_name
 
+    def standby_containers(
+        self, *, ready: bool = False, every: bool = False
+    ) -> list[docker.models.containers.Container]:
+        """The pool's standby containers not handed a run (`every`: handed ones too), the
+        ready ones only when `ready`."""
+        labels = [f"{LABEL_STANDBY}=true", f"{LABEL_STORE}={self.store}", f"{LABEL_POOL}={POOL}"]
+        found = []
+        # By id, then one by one: the worker may remove one meanwhile (recycled, replaced).
+        for row in self.engine.api.containers(all=True, filters={"label": labels}):
+            try:
+                container = self.engine.containers.get(row["Id"])
+            except docker.errors.NotFound:
+                continue
+            folder = StandbyFolder(Path(container.labels[LABEL_STANDBY_DIR]))
+            if not every and read_assignment(folder) is not None:
+                continue
+            if ready and not (container.status == "running" and is_ready(folder)):
+                continue
+            found.append(container)
+        return found
+
+    def start_worker(
+        self, workers: list[WorkerProcess], *args: str, env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        """A worker of the pool; in standby mode, once it has a standby container ready."""
+        worker = start_worker(workers, "--pool", POOL, *args, env=env)
+        if self.mode == "standby":
+            wait_for(lambda: self.standby_containers(ready=True), 90, lambda: worker.output)
+        return worker
+
+    def check_mode(self, run: FlowRun) -> None:
+        """The run took the path its mode says: a standby container, or one of its own."""
+        first = next(
+            line.message
+            for line in self.client.read_logs(run.id)
+            if line.message.startswith("nborch: running in container")
+        )
+        assert first.endswith(STARTED_AHEAD) == (self.mode == "standby"), first
+
     def containers(self, run: FlowRun) -> list[docker.models.containers.Container]:
-        return containers_of_run(self.engine, run.id)
+        handed = [
+            container
+            for container in self.standby_containers(every=True)
+            if (
+                read_assignment(StandbyFolder(Path(container.labels[LABEL_STANDBY_DIR]))) or {}
+            ).get("run_id")
+            == str(run.id)
+        ]
+        return containers_of_run(self.engine, run.id) + handed
 
     def container(self, run: FlowRun) -> docker.models.containers.Container:
         found = wait_for(lambda: self.containers(run), 60, lambda: f"no container for {run.id}")
@@ -60,8 +128,9 @@ class DockerPool:
         return found[0]
 
 
-@pytest.fixture
+@pytest.fixture(params=MODES)
 def pool(
+    request: pytest.FixtureRequest,
     sqlite_client: LocalClient,
     docker_engine: docker.DockerClient,
     runtime_image: str,
@@ -71,7 +140,7 @@ def pool(
     for key, value in FAST.items():
         monkeypatch.setenv(key, value)
     reset_settings()
-    made = DockerPool(sqlite_client, docker_engine, tmp_path)
+    made = DockerPool(sqlite_client, docker_engine, tmp_path, request.param)
     yield made
     remove_containers(docker_engine, f"{LABEL_STORE}={made.store}")
 
@@ -112,11 +181,12 @@ def test_a_parameterised_notebook_runs_in_a_labelled_container(
 ) -> None:
     client = pool.client
     deploy_hello(client, POOL, job_variables=NEVER_PULL)
+    worker = pool.start_worker(workers)
     run = client.create_run("hello/demo", parameters={"name": "Ada", "times": 2})
-    worker = start_worker(workers, "--pool", POOL)
     assert re.fullmatch(r"Worker 'DockerWorker [0-9a-f-]{36}' started!", worker.lines[0])
     done = final_run(client, run)
     assert done.state is StateType.COMPLETED, done.state_message
+    pool.check_mode(done)
     assert done.worker_name and done.worker_name.startswith("DockerWorker ")
 
     # The executed notebook is back in the run's folder, with the injected parameters,
@@ -132,13 +202,18 @@ def test_a_parameterised_notebook_runs_in_a_labelled_container(
     assert "1: Hello, Ada." in logs and "2: Hello, Ada." in logs
     assert not any("KeyboardInterrupt" in line for line in logs)
 
-    # One container, its id stored, labelled, running papermill only, with safe defaults.
+    # One container, its id stored, labelled, running papermill only (a standby container:
+    # its waiter, which runs papermill's command line), with safe defaults.
     container = pool.container(run)
     assert done.infrastructure_id == f"container {container.id[:12]}"
-    assert container.labels[LABEL_RUN_ID] == str(run.id)
-    assert container.labels[LABEL_DEPLOYMENT] == "hello/demo"
     assert container.labels[LABEL_POOL] == POOL
-    assert container.attrs["Config"]["Cmd"][0] == "papermill"
+    assert container.name == f"nborch-{run.name}-1"
+    if pool.mode == "plain":
+        assert container.labels[LABEL_RUN_ID] == str(run.id)
+        assert container.labels[LABEL_DEPLOYMENT] == "hello/demo"
+        assert container.attrs["Config"]["Cmd"][0] == "papermill"
+    else:
+        assert container.attrs["Config"]["Cmd"][:2] == ["python3", "/nborch/standby/waiter.py"]
     host = container.attrs["HostConfig"]
     assert host["Privileged"] is False
     assert host["NetworkMode"] in ("default", "bridge")
@@ -160,6 +235,7 @@ def test_job_variables_set_image_and_env_per_deployment_and_per_run(
     removed = {"auto_remove": True, **NEVER_PULL}
     plain = pool.deploy(notebook, "plain", job_variables={"env": {"GREETING": "dep"}, **removed})
     imaged = pool.deploy(notebook, "imaged", job_variables={"image": other, **removed})
+    pool.start_worker(workers, "--limit", "4")
     runs = {
         "deployment-env": client.create_run(plain, parameters={"tag": "a"}),
         "run-env": client.create_run(
@@ -170,7 +246,6 @@ def test_job_variables_set_image_and_env_per_deployment_and_per_run(
             plain, parameters={"tag": "d"}, job_variables={"image": other}
         ),
     }
-    start_worker(workers, "--pool", POOL, "--limit", "4")
     done = {key: final_run(client, run) for key, run in runs.items()}
     assert {key: run.state for key, run in done.items()} == dict.fromkeys(runs, StateType.COMPLETED)
     reports = {key: report(client, run) for key, run in runs.items()}
@@ -187,9 +262,10 @@ def test_cancel_stops_the_container(
 ) -> None:
     client = pool.client
     flow = pool.deploy(sleeping_notebook(tmp_path / "sleeps.ipynb"), job_variables=NEVER_PULL)
+    pool.start_worker(workers)
     run = client.create_run(flow, parameters={"seconds": 300, "marker": "m1"})
-    start_worker(workers, "--pool", POOL)
     logged(client, run, "started m1")
+    pool.check_mode(run)
     container = pool.container(run)
     assert container.status == "running"
     client.cancel_run(run.id)
@@ -208,16 +284,17 @@ def test_worker_killed_mid_run_next_worker_stops_its_container_and_crashes_the_r
 ) -> None:
     client = pool.client
     flow = pool.deploy(sleeping_notebook(tmp_path / "sleeps.ipynb"), job_variables=NEVER_PULL)
+    first = pool.start_worker(workers)
     run = client.create_run(flow, parameters={"seconds": 300, "marker": "k1"})
-    first = start_worker(workers, "--pool", POOL)
     logged(client, run, "started k1")
+    pool.check_mode(run)
     first.process.kill()
     first.process.wait(timeout=30)
     container = pool.container(run)
     assert container.status == "running"  # the container outlives its worker
     assert client.get_run(run.id).state is StateType.RUNNING
 
-    second = start_worker(workers, "--pool", POOL, env=PATIENT)
+    second = pool.start_worker(workers, env=PATIENT)
     done = final_run(client, run, timeout=60)
     assert done.state is StateType.CRASHED
     assert "stopped during the run" in done.state_message
@@ -238,15 +315,16 @@ def test_worker_killed_then_the_next_worker_finishes_the_run_from_its_container(
         sleeping_notebook(tmp_path / "sleeps.ipynb"),
         job_variables={"auto_remove": True, **NEVER_PULL},
     )
+    first = pool.start_worker(workers)
     run = client.create_run(flow, parameters={"seconds": 3, "marker": "f1"})
-    first = start_worker(workers, "--pool", POOL)
     logged(client, run, "started f1")
+    pool.check_mode(run)
     first.process.kill()
     first.process.wait(timeout=30)
     container = pool.container(run)
     wait_for(lambda: container.reload() or container.status == "exited", 60)  # nobody watching
 
-    start_worker(workers, "--pool", POOL, env=PATIENT)
+    pool.start_worker(workers, env=PATIENT)
     done = final_run(client, run, timeout=60)
     assert done.state is StateType.COMPLETED, done.state_message
     assert done.state_message.startswith(f"Finished from container {container.id[:12]}'s result")
@@ -260,6 +338,7 @@ def test_worker_killed_then_the_next_worker_finishes_the_run_from_its_container(
 # --- clear errors ---------------------------------------------------------------------------
 
 
+@PLAIN_ONLY
 def test_an_image_missing_with_pull_policy_never_crashes_the_run_saying_how_to_build_it(
     pool: DockerPool, workers: list[WorkerProcess]
 ) -> None:
@@ -286,17 +365,19 @@ def test_out_of_memory_crashes_the_run_naming_the_limit(
         "gigabytes: int = 1",
         "print('allocating', flush=True)\nblob = b'x' * (gigabytes << 30)\nprint('survived')",
     )
-    flow = pool.deploy(greedy, job_variables={"mem_limit": "128m", **NEVER_PULL})
+    flow = pool.deploy(greedy, job_variables={"mem_limit": "256m", **NEVER_PULL})
+    pool.start_worker(workers)
     run = client.create_run(flow)
-    start_worker(workers, "--pool", POOL)
     done = final_run(client, run)
+    pool.check_mode(done)
     assert done.state is StateType.CRASHED, done.state_message
     assert done.state_message.startswith("Out of memory: container")
-    assert "OOM-killed (mem_limit 128 MiB)" in done.state_message
+    assert "OOM-killed (mem_limit 256 MiB)" in done.state_message
     assert "survived" not in messages(client, run)
     assert pool.container(run).attrs["State"]["OOMKilled"] is True
 
 
+@PLAIN_ONLY
 def test_a_container_that_exits_at_once_fails_the_run_with_its_words(
     pool: DockerPool, workers: list[WorkerProcess]
 ) -> None:
@@ -310,6 +391,7 @@ def test_a_container_that_exits_at_once_fails_the_run_with_its_words(
     assert "no-such-papermill" in done.state_message
 
 
+@PLAIN_ONLY
 def test_a_worker_without_an_engine_refuses_to_start(pool: DockerPool, tmp_path: Path) -> None:
     nowhere = f"unix://{tmp_path}/no-engine.sock"
     worker = WorkerProcess("--pool", POOL, env={"DOCKER_HOST": nowhere})
@@ -320,6 +402,7 @@ def test_a_worker_without_an_engine_refuses_to_start(pool: DockerPool, tmp_path:
     assert pool.client.list_workers(POOL) == []  # it never registered
 
 
+@PLAIN_ONLY
 def test_an_engine_lost_mid_run_crashes_the_run_and_the_next_worker_stops_the_container(
     pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
@@ -344,3 +427,19 @@ def test_an_engine_lost_mid_run_crashes_the_run_and_the_next_worker_stops_the_co
     assert done.output_path
     run_dir = Path(done.output_path).parent
     wait_for(lambda: run_dir.stat().st_mode & 0o777 == 0o755, 30)  # handed back to the worker
+
+
+def test_a_container_killed_mid_run_crashes_the_run(
+    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    client = pool.client
+    flow = pool.deploy(sleeping_notebook(tmp_path / "sleeps.ipynb"), job_variables=NEVER_PULL)
+    pool.start_worker(workers)
+    run = client.create_run(flow, parameters={"seconds": 300, "marker": "x1"})
+    logged(client, run, "started x1")
+    pool.check_mode(run)
+    pool.container(run).kill()
+    done = final_run(client, run, timeout=60)
+    assert done.state is StateType.CRASHED, done.state_message
+    assert done.state_message.startswith("The run was killed (exit 137")
+    assert "finished x1" not in messages(client, run)

@@ -1,0 +1,205 @@
+"""Standby containers, as the engine and the worker's folders see them: a container started
+before its run, which waits (see standby_waiter.py) until a worker hands it exactly one.
+
+Which run a container may take (`ContainerRecipe`): one whose resolved job configuration
+makes the same container — the job variables that shape a container when it is created
+(image, environment, labels, mounts, network, limits, user, working directory) are equal —
+and whose kernel is the one it started (else it starts the run's kernel then).
+
+Its folder on the worker's machine, `<runs>/.standby/<container name>/`:
+- `run/`, mounted at /nborch/run: at hand-over it is moved to become the run's own folder
+  (`<runs>/<run id>/`; the container keeps it mounted), so the input notebook, the
+  parameters file and the output notebook are where they are for a container started for
+  the run;
+- `control/`, mounted at /nborch/standby: the waiter program, the FIFO `handover`, and once
+  handed a run, `assignment.json` (run id, attempt, run folder, auto_remove): container
+  labels cannot change, so this is what tells the next worker which run the container ran.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nborch.containers import standby_waiter
+from nborch.containers.spec import RUN_MOUNT, host_options
+from nborch.settings import get_settings
+
+STANDBY_MOUNT = "/nborch/standby"
+WAITER = "waiter.py"
+ASSIGNMENT = "assignment.json"
+# The job variables that shape a container when it is created: a standby container fits a
+# run whose values of these are its own.
+CREATION_VARIABLES = (
+    "image", "env", "labels", "volumes", "network_mode", "networks", "mem_limit", "cpus",
+    "user", "privileged", "working_dir", "kernel_name",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ContainerRecipe:
+    """What makes two containers interchangeable for a run, and the kernel to start ahead."""
+
+    config: str  # the CREATION_VARIABLES' values, as canonical JSON
+    kernel: str
+
+    def describe(self) -> str:
+        image = json.loads(self.config).get("image")
+        return f"image '{image}', kernel '{self.kernel}'"
+
+
+def container_recipe(job: dict[str, Any], kernel: str) -> ContainerRecipe | None:
+    """The recipe of a run's container, or None when no container started ahead may run it:
+    a command other than papermill (the waiter runs papermill's own command line), pull
+    policy Always (it pulls for each run), a fixed container name."""
+    if list(job.get("command") or ["papermill"]) != ["papermill"]:
+        return None
+    if job.get("image_pull_policy") == "Always" or job.get("name"):
+        return None
+    values = {name: job.get(name) for name in CREATION_VARIABLES}
+    return ContainerRecipe(json.dumps(values, sort_keys=True, default=str), kernel)
+
+
+def notebook_kernel(job: dict[str, Any], notebook: str | Path) -> str:
+    """The kernel papermill will run `notebook` with: the job's, else the notebook's own."""
+    if job.get("kernel_name"):
+        return str(job["kernel_name"])
+    try:
+        data = json.loads(Path(notebook).read_text(encoding="utf-8"))
+        return str(data["metadata"]["kernelspec"]["name"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "python3"
+
+
+def standby_root() -> Path:
+    """Beside the runs' folders (same file system: a folder moves into place at once)."""
+    return Path(get_settings().runs_dir) / ".standby"
+
+
+@dataclass(frozen=True)
+class StandbyFolder:
+    root: Path
+
+    @property
+    def control(self) -> Path:
+        return self.root / "control"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def handover(self) -> Path:
+        return self.control / standby_waiter.HANDOVER
+
+    @classmethod
+    def make(cls, name: str) -> StandbyFolder:
+        folder = cls(standby_root() / name)
+        folder.control.mkdir(parents=True, mode=0o755)
+        folder.run.mkdir(mode=0o755)
+        folder.run.chmod(0o777)  # the container's user writes the output notebook there
+        waiter = folder.control / WAITER
+        shutil.copyfile(standby_waiter.__file__, waiter)
+        waiter.chmod(0o644)
+        os.mkfifo(folder.handover)
+        folder.handover.chmod(0o666)  # the waiter reads it as the container's user
+        return folder
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def standby_options(
+    job: dict[str, Any],
+    *,
+    image_labels: dict[str, Any],
+    labels: dict[str, str],
+    name: str,
+    folder: StandbyFolder,
+    kernel: str,
+) -> dict[str, Any]:
+    """Keyword arguments for `docker.containers.create`: the container a run of `job` would
+    get, but running the waiter, without the run's own variables, on the standby folder."""
+    return {
+        **host_options(job, image_labels),
+        "command": ["python3", f"{STANDBY_MOUNT}/{WAITER}", "--kernel", kernel],
+        "name": name,
+        "labels": labels,
+        "environment": {**(job.get("env") or {}), "PYTHONUNBUFFERED": "1"},
+        "volumes": [
+            f"{folder.run}:{RUN_MOUNT}:rw",
+            f"{folder.control}:{STANDBY_MOUNT}:rw",
+            *(job.get("volumes") or []),
+        ],
+    }
+
+
+# ---- handing a run over ----------------------------------------------------------------------
+
+
+def open_handover(folder: StandbyFolder) -> int | None:
+    """The FIFO open for writing, when a ready waiter reads it; None when none does (still
+    starting, or gone)."""
+    try:
+        return os.open(folder.handover, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno in (errno.ENXIO, errno.ENOENT):
+            return None
+        raise
+
+
+def is_ready(folder: StandbyFolder) -> bool:
+    fd = open_handover(folder)
+    if fd is None:
+        return False
+    os.close(fd)  # the waiter holds the FIFO open for writing too: it sees no end of file
+    return True
+
+
+def adopt_run_folder(folder: StandbyFolder, run_dir: Path) -> None:
+    """Make the standby container's run folder the run's own folder: what the run's folder
+    holds already (an earlier attempt's files, a git checkout) moves into it, then it moves
+    to the run folder's place. The container keeps it mounted where it was."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists():
+        for entry in run_dir.iterdir():
+            os.rename(entry, folder.run / entry.name)
+        run_dir.rmdir()
+    os.rename(folder.run, run_dir)
+
+
+def write_assignment(
+    folder: StandbyFolder, *, run_id: str, attempt: int, run_dir: Path, auto_remove: bool
+) -> None:
+    text = json.dumps(
+        {"run_id": run_id, "attempt": attempt, "run_dir": str(run_dir), "auto_remove": auto_remove}
+    )
+    handle, draft = tempfile.mkstemp(dir=folder.control, prefix=".assignment.")
+    with os.fdopen(handle, "w") as file:
+        file.write(text)
+    os.replace(draft, folder.control / ASSIGNMENT)
+
+
+def read_assignment(folder: StandbyFolder) -> dict[str, Any] | None:
+    """The run a standby container was handed, or None (not handed one, or unreadable)."""
+    try:
+        return dict(json.loads((folder.control / ASSIGNMENT).read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def send_handover(fd: int, argv: list[str], *, env: dict[str, str], start_at: float | None) -> None:
+    """Hand the run to the waiter (one line, written at once) and close the FIFO."""
+    line = json.dumps({"argv": argv, "env": env, "start_at": start_at}) + "\n"
+    try:
+        data = line.encode()
+        if os.write(fd, data) != len(data):
+            raise OSError(errno.EIO, "the hand-over was cut short")
+    finally:
+        os.close(fd)
