@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from nborch.cli.options import client, json_option
-from nborch.client import get_client
-from nborch.client.http import HttpClient
-from nborch.display import console, print_json, print_table
+from nborch.client import LocalClient, get_client
 from nborch.settings import get_settings
 from nborch.timeutil import ago
 from nborch.workers import worker_class_for
@@ -69,10 +67,16 @@ def start(
     output notebooks are handed to the server. If the server goes away, runs go on and their
     states and logs are sent when it is back ($NBORCH_WORKER_API_RETRY_FOR, 600 s).
     """
-    echo = lambda text: console.print(text, markup=False)  # noqa: E731
+
+    def echo(text: str) -> None:
+        click.echo(text)  # a log line as it is (no markup, no wrapping)
+
     # A worker of a server waits for it to come back rather than lose a run's state or logs.
     api = get_client(retry_for=get_settings().worker_api_retry_for)
-    if isinstance(api, HttpClient):
+    if not isinstance(api, LocalClient):
+        from nborch.client.http import HttpClient  # httpx: only a server's workers need it
+
+        assert isinstance(api, HttpClient)
         api.on_connection = lambda ok, why: echo(
             f"nborch server at {api.url} is back."
             if ok
@@ -98,6 +102,8 @@ def start(
 @json_option
 def ls(pool_name: str | None, as_json: bool) -> None:
     """List workers and their last heartbeat."""
+    from nborch.display import print_json, print_table  # rich: not loaded by `worker start`
+
     workers = client().list_workers(pool_name)
     if as_json:
         print_json(workers)

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from nborch.models import CellFailure, StateType
 
 _OOM_EXIT = 137  # 128 + SIGKILL, as containers and shells report it
@@ -36,6 +34,8 @@ def read_failure(output_path: str | Path) -> CellFailure | None:
     path = Path(output_path)
     if not path.exists():
         return None
+    import nbformat  # on the first run's end, not at import: a worker starts without it
+
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception:  # a notebook cut short while being written: no cell to name

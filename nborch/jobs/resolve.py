@@ -13,8 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from nborch.errors import ValidationError
 
 # `{{ secret.NAME }}` is not a placeholder: it stays as it is, for the worker to fill in
@@ -70,6 +68,8 @@ def validate_job_variables(
                 )
         merged.update(layer)
     schema = dict(template.get("variables", {}))
+    import jsonschema  # imported when first needed: it takes ~1 s and ~30 MiB to import
+
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(merged))
     if error is not None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import jsonschema
-
 from nborch.errors import ValidationError
 from nborch.jobs.dask_template import DASK_TEMPLATE
 from nborch.jobs.kubernetes_template import KUBERNETES_TEMPLATE
@@ -64,6 +62,8 @@ def validate_base_job_template(template: Any, owner: str) -> dict[str, Any]:
             f"The 'variables' of {owner}'s base job template must be a JSON schema object "
             "with 'properties'."
         )
+    import jsonschema  # imported when first needed: it takes ~1 s and ~30 MiB to import
+
     try:
         jsonschema.Draft202012Validator.check_schema(variables)
     except jsonschema.SchemaError as err:

@@ -80,7 +80,9 @@ def _cli_help(*path: str) -> str:
     command: click.Command = cli
     for part in path:
         assert isinstance(command, click.Group)
-        command = command.commands[part]
+        found = command.get_command(click.Context(command), part)
+        assert found is not None
+        command = found
     context = click.Context(command, info_name=f"nborch {' '.join(path)}")
     return command.get_help(context)
 

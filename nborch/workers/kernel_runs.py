@@ -22,7 +22,6 @@ from typing import Any
 
 import zmq.asyncio
 
-from nborch.execution.in_process import execute_on_kernel, line_logger, prepare_notebook
 from nborch.execution.kernel_loop import KernelLoop
 from nborch.execution.kernels import Kernel, KernelRecipe
 from nborch.execution.standby import REPLACE_AFTER, StandbyKernels
@@ -135,6 +134,10 @@ class KernelRuns:
     ) -> KernelRunHandle:
         """Prepare the notebook here, then execute it on the loop; returns once the run's
         kernel is known (its pid), or the run has failed."""
+        # papermill, nbclient and nbformat come with the first run: a worker that only keeps
+        # kernels ready (jupyter_client) does not hold them, and later runs find them loaded.
+        from nborch.execution.in_process import line_logger, prepare_notebook
+
         assert run.output_path, "every run has an output path"
         handle = KernelRunHandle(run)
         logger = line_logger(f"nborch.run.{run.id}", log.write)
@@ -187,6 +190,8 @@ class KernelRuns:
         logger: Any,
         **options: Any,
     ) -> int:
+        from nborch.execution.in_process import execute_on_kernel  # loaded by launch()
+
         handle.task = asyncio.current_task()  # type: ignore[assignment]
         kernel: Kernel | None = None
         try:

@@ -336,7 +336,10 @@ def test_error_with_a_closing_tag_in_a_name_is_one_line(nborch: Invoke) -> None:
 
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = [prefix]
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the top group loads its commands on demand
+        command = group.get_command(context, name)
+        assert command is not None
         if isinstance(command, click.Group):
             paths.extend(_command_paths(command, (*prefix, name)))
         else:
