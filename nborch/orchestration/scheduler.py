@@ -9,14 +9,15 @@ time; when it dies, another takes over after the lease's time to live.
 
 from __future__ import annotations
 
-import uuid
+import json
 from collections import defaultdict, deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, Text, insert, literal, or_, select, update
+from sqlalchemy import Text, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType
@@ -24,24 +25,14 @@ from nborch.orchestration.leases import acquire_lease
 from nborch.orchestration.runs import crash_orphaned_runs, notebook_location, output_path_for
 from nborch.orchestration.timetables import Timetable
 from nborch.settings import get_settings
-from nborch.store.bulk import ids_in, insert_ignoring_conflicts
+from nborch.store.bulk import TIMESTAMP, for_each_row, is_postgres, time_ordered_id
 from nborch.store.engine import Store
-from nborch.store.tables import (
-    DeploymentRow,
-    FlowRunRow,
-    FlowRunStateRow,
-    ScheduleRow,
-    UTCDateTime,
-)
+from nborch.store.tables import DeploymentRow, FlowRunRow, ScheduleRow
 from nborch.store.wakeups import wake_pool
 from nborch.timeutil import utcnow
 
 LEASE = "scheduler"
 LATE = StateType.LATE.value
-# Core tables for the bulk statements (ORM bulk mode would want primary keys per row).
-_RUNS = cast(Table, FlowRunRow.__table__)
-_STATES = cast(Table, FlowRunStateRow.__table__)
-_SCHEDULES = cast(Table, ScheduleRow.__table__)
 _TICK = timedelta(microseconds=1)
 
 
@@ -91,20 +82,192 @@ def plan_slots(
     raise AssertionError("a timetable never ends")
 
 
+# A new run's columns, as SQL over `v`, the run planned here (its id, schedule, slot and
+# paths, and its parameters when its schedule adds some), and `d`, its deployment: the
+# database copies the deployment's columns (JSON included) itself.
+_NEW_RUN = {
+    "id": "v.id",
+    "name": "d.name || '-' || substr(v.id, 29, 8)",  # the id's tail: its head is a time
+    "flow_id": "d.flow_id",
+    "deployment_id": "d.id",
+    "pool_id": "d.pool_id",
+    "queue_id": "d.queue_id",
+    "schedule_id": "v.schedule_id",
+    "slot_time": "v.slot",
+    "scheduled_time": "v.slot",
+    "state": ":state",
+    "state_message": "''",
+    "parameters": "coalesce(v.parameters, d.parameters)",
+    "job_variables": "d.job_variables",
+    "input_path": "v.input_path",
+    "cwd": "v.cwd",
+    "output_path": "v.output_path",
+    "run_count": "0",
+    "retries": "d.retries",
+    "tags": "d.tags",
+    "created": ":now",
+}
+_PLANNED = {
+    "id": "varchar",
+    "schedule_id": "varchar",
+    "deployment_id": "varchar",
+    "slot": TIMESTAMP,
+    "parameters": "json",
+    "input_path": "text",
+    "cwd": "text",
+    "output_path": "text",
+}
+_INSERT_RUNS = (
+    f"INSERT INTO flow_runs ({', '.join(_NEW_RUN)}) "
+    f"SELECT {', '.join(_NEW_RUN.values())} FROM {{rows}}, deployments AS d "
+    "WHERE d.id = v.deployment_id "
+    # A slot that has its run already (another scheduler was first) is skipped.
+    "ON CONFLICT (schedule_id, slot_time) DO NOTHING"
+)
+
+
+def _insert_states(runs: str) -> str:
+    """SQL adding a state (`:state`, `:message`, `:now`) to each run `v.id` of `runs`."""
+    return (
+        "INSERT INTO flow_run_states (run_id, type, message, timestamp) "
+        f"SELECT v.id, :state, :message, :now FROM {runs}"
+    )
+
+
 def add_states(
     session: Session, run_ids: Sequence[str], state: StateType, message: str, now: datetime
 ) -> None:
-    """Record `state` for many runs: one INSERT ... SELECT per chunk of ids, not a row each."""
-    for matching in ids_in(session, _RUNS.c.id, run_ids):
-        rows = select(
-            _RUNS.c.id,
-            literal(state.value, String()),
-            literal(message, Text()),
-            literal(now, UTCDateTime()),
-        ).where(matching)
-        session.connection().execute(
-            insert(_STATES).from_select(["run_id", "type", "message", "timestamp"], rows)
+    """Record `state` for many runs: one statement."""
+    if run_ids:
+        for_each_row(
+            session,
+            _insert_states("{rows}"),
+            {"id": "varchar"},
+            ((run_id,) for run_id in run_ids),
+            state=state.value,
+            message=message,
+            now=now,
         )
+
+
+def _insert_runs(session: Session, planned: Sequence[Sequence[Any]], now: datetime) -> int:
+    """Make the `planned` runs (rows of `_PLANNED`) that are not made yet, SCHEDULED;
+    returns how many it made."""
+    scheduled = {"state": StateType.SCHEDULED.value, "message": "Scheduled", "now": now}
+    if is_postgres(session):  # one statement makes the runs and their states
+        both = f"WITH v AS ({_INSERT_RUNS} RETURNING id) {_insert_states('v')}"
+        return for_each_row(session, both, _PLANNED, planned, **scheduled).rowcount
+    made = for_each_row(session, f"{_INSERT_RUNS} RETURNING id", _PLANNED, planned, **scheduled)
+    run_ids = made.scalars().all()
+    add_states(session, run_ids, StateType.SCHEDULED, "Scheduled", now)
+    return len(run_ids)
+
+
+def _move_cursors(session: Session, cursors: dict[datetime, list[str]]) -> None:
+    """Set the next slot of schedules: the ids of those that share each."""
+    for_each_row(
+        session,
+        "UPDATE deployment_schedules SET next_slot = v.next_slot FROM {rows} "
+        "WHERE deployment_schedules.id = v.id",
+        {"id": "varchar", "next_slot": TIMESTAMP},
+        ((schedule_id, slot) for slot, ids in cursors.items() for schedule_id in ids),
+    )
+
+
+def _run_parameters(deployment_json: str, schedule_json: str) -> dict[str, Any] | None:
+    """A schedule's runs' parameters when the schedule adds some to its deployment's;
+    None when it adds none (most): the runs take the deployment's as stored."""
+    added = json.loads(schedule_json)
+    return {**json.loads(deployment_json), **added} if added else None
+
+
+def _due_schedules(session: Session, horizon_end: datetime) -> Iterator[tuple[Any, ...]]:
+    """Active schedules of running deployments in a pool whose next slot is due by
+    `horizon_end` (or not known yet); JSON columns as their text. One row at a time:
+    thousands of rows kept alive together would make Python run a full garbage collection."""
+    query = (
+        select(
+            ScheduleRow.id,
+            ScheduleRow.cron,
+            ScheduleRow.interval_seconds,
+            ScheduleRow.anchor_date,
+            ScheduleRow.timezone,
+            sql_cast(ScheduleRow.parameters, Text).label("schedule_parameters"),
+            ScheduleRow.next_slot,
+            DeploymentRow.id,
+            DeploymentRow.pool_id,
+            sql_cast(DeploymentRow.parameters, Text).label("deployment_parameters"),
+            DeploymentRow.source,
+            DeploymentRow.entrypoint,
+            DeploymentRow.catch_up,
+        )
+        .join(DeploymentRow, ScheduleRow.deployment_id == DeploymentRow.id)
+        .where(
+            ScheduleRow.active,
+            ~DeploymentRow.paused,
+            DeploymentRow.pool_id.is_not(None),
+            or_(ScheduleRow.next_slot.is_(None), ScheduleRow.next_slot <= horizon_end),
+        )
+    )
+    yield from session.execute(query)
+
+
+@dataclass
+class _Plan:
+    """What a tick makes: runs (rows of `_PLANNED`), the schedules' next slots (the ids of
+    the schedules that share each) and the pools that get runs."""
+
+    runs: list[tuple[Any, ...]] = field(default_factory=list)
+    cursors: defaultdict[datetime, list[str]] = field(default_factory=lambda: defaultdict(list))
+    pools: set[str] = field(default_factory=set)
+
+
+def _plan_runs(
+    due: Iterable[tuple[Any, ...]], now: datetime, horizon_end: datetime, max_runs: int
+) -> _Plan:
+    """The runs and next slots of the `due` schedules (rows of `_due_schedules`)."""
+    plan = _Plan()
+    # Schedules alike (same timetable, cursor and policy) share one plan per tick, and
+    # deployments from one place share their notebook's location.
+    slots_of: dict[tuple[Any, ...], tuple[list[datetime], datetime]] = {}
+    locations: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for (
+        schedule_id,
+        cron,
+        interval,
+        anchor,
+        tz,
+        schedule_parameters,
+        next_slot,
+        dep_id,
+        pool_id,
+        deployment_parameters,
+        source,
+        entrypoint,
+        catch_up,
+    ) in due:
+        key = (cron, interval, anchor, tz, next_slot, catch_up)
+        if key not in slots_of:
+            timetable = Timetable(cron, interval, anchor, tz)
+            slots_of[key] = plan_slots(
+                timetable, next_slot, CatchUp(catch_up), now, horizon_end, max_runs
+            )
+        slots, following = slots_of[key]
+        plan.cursors[following].append(schedule_id)
+        if not slots:
+            continue
+        plan.pools.add(pool_id)
+        if (source, entrypoint) not in locations:
+            locations[source, entrypoint] = notebook_location(source, entrypoint)
+        input_path, cwd = locations[source, entrypoint]
+        parameters = _run_parameters(deployment_parameters, schedule_parameters)
+        for slot in slots:
+            run_id = time_ordered_id()
+            plan.runs.append(
+                (run_id, schedule_id, dep_id, slot, parameters, input_path, cwd,
+                 output_path_for(run_id))
+            )  # fmt: skip
+    return plan
 
 
 def schedule_runs(store: Store, now: datetime) -> int:
@@ -112,114 +275,17 @@ def schedule_runs(store: Store, now: datetime) -> int:
     settings = get_settings()
     horizon_end = now + timedelta(seconds=settings.scheduler_horizon)
     with store.write() as session:
-        due = session.execute(
-            select(
-                ScheduleRow.id,
-                ScheduleRow.cron,
-                ScheduleRow.interval_seconds,
-                ScheduleRow.anchor_date,
-                ScheduleRow.timezone,
-                ScheduleRow.parameters,
-                ScheduleRow.next_slot,
-                DeploymentRow.id,
-                DeploymentRow.flow_id,
-                DeploymentRow.name,
-                DeploymentRow.pool_id,
-                DeploymentRow.queue_id,
-                DeploymentRow.parameters,
-                DeploymentRow.job_variables,
-                DeploymentRow.retries,
-                DeploymentRow.tags,
-                DeploymentRow.source,
-                DeploymentRow.entrypoint,
-                DeploymentRow.catch_up,
-            )
-            .join(DeploymentRow, ScheduleRow.deployment_id == DeploymentRow.id)
-            .where(
-                ScheduleRow.active,
-                ~DeploymentRow.paused,
-                DeploymentRow.pool_id.is_not(None),
-                or_(ScheduleRow.next_slot.is_(None), ScheduleRow.next_slot <= horizon_end),
-            )
-        ).all()
-        runs: list[dict[str, Any]] = []
-        cursors: dict[datetime, list[str]] = defaultdict(list)
-        # Schedules alike (same timetable, cursor and policy) share one plan per tick.
-        plans: dict[tuple[Any, ...], tuple[list[datetime], datetime]] = {}
-        for (
-            schedule_id,
-            cron,
-            interval,
-            anchor,
-            tz,
-            schedule_parameters,
-            next_slot,
-            dep_id,
-            flow_id,
-            dep_name,
-            pool_id,
-            queue_id,
-            parameters,
-            job_variables,
-            retries,
-            tags,
-            source,
-            entrypoint,
-            catch_up,
-        ) in due:
-            key = (cron, interval, anchor, tz, next_slot, catch_up)
-            if key not in plans:
-                plans[key] = plan_slots(
-                    Timetable(cron, interval, anchor, tz),
-                    next_slot,
-                    CatchUp(catch_up),
-                    now,
-                    horizon_end,
-                    settings.scheduler_max_runs,
-                )
-            slots, following = plans[key]
-            cursors[following].append(schedule_id)
-            input_path, cwd = notebook_location(source, entrypoint)
-            run_parameters = {**parameters, **schedule_parameters}
-            for slot in slots:
-                run_id = str(uuid.uuid4())
-                runs.append(
-                    {
-                        "id": run_id,
-                        "name": f"{dep_name}-{run_id[:8]}",
-                        "flow_id": flow_id,
-                        "deployment_id": dep_id,
-                        "pool_id": pool_id,
-                        "queue_id": queue_id,
-                        "schedule_id": schedule_id,
-                        "slot_time": slot,
-                        "scheduled_time": slot,
-                        "state": StateType.SCHEDULED.value,
-                        "state_message": "",
-                        "parameters": run_parameters,
-                        "job_variables": job_variables,
-                        "input_path": input_path,
-                        "cwd": cwd,
-                        "output_path": output_path_for(run_id),
-                        "run_count": 0,
-                        "retries": retries,
-                        "tags": tags,
-                        "created": now,
-                    }
-                )
-        # A slot that has its run already (another scheduler was first) is skipped.
-        created = insert_ignoring_conflicts(session, _RUNS, runs, ["schedule_id", "slot_time"])
-        add_states(session, created, StateType.SCHEDULED, "Scheduled", now)
-        if created:  # idle workers of these pools look again (e.g. to sleep until one is due)
-            made = set(created)
-            for pool_id in {run["pool_id"] for run in runs if run["id"] in made}:
+        due = _due_schedules(session, horizon_end)
+        plan = _plan_runs(due, now, horizon_end, settings.scheduler_max_runs)
+        made = _insert_runs(session, plan.runs, now) if plan.runs else 0
+        # Idle workers of these pools look again (e.g. to sleep until one is due); a pool
+        # whose runs another scheduler made first is woken for nothing, which is harmless.
+        if made:
+            for pool_id in plan.pools:
                 wake_pool(session, pool_id)
-        for following, schedule_ids in cursors.items():  # most share a few values
-            for matching in ids_in(session, _SCHEDULES.c.id, schedule_ids):
-                session.connection().execute(
-                    update(_SCHEDULES).where(matching).values(next_slot=following)
-                )
-        return len(created)
+        if plan.cursors:
+            _move_cursors(session, plan.cursors)
+        return made
 
 
 def mark_late_runs(store: Store, now: datetime) -> int:

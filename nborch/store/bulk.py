@@ -1,118 +1,98 @@
 """Writing many rows at once, the fast way on each back end.
 
-The scheduler makes thousands of runs in one tick. On PostgreSQL a batched INSERT with
-thousands of bound values costs more to parse (psycopg rewrites every long statement) than to
-run, so rows travel by COPY into a temporary table and one INSERT ... SELECT moves them; lists
-of ids travel as one array. SQLite, in-process, takes one prepared INSERT for all rows
-(sqlite3's executemany, past SQLAlchemy's per-row work) and chunked IN lists.
+The scheduler makes thousands of runs in one tick. One statement, written once over a
+table of rows `{rows}` (alias `v`), handles all of them: the rows travel as one bound JSON
+array that the database makes a table (`json_to_recordset` on PostgreSQL, `json_each` on
+SQLite), so there is one short statement to parse and run however many rows there are,
+and no driver work per value. Rows carry only what the database cannot find itself (ids,
+times); the statement copies the rest from the tables it joins, JSON columns included,
+without Python decoding and encoding them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, Table, any_, bindparam, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
-_CHUNK = 500  # ids per IN (...) on SQLite: well under its limit on bound variables
+from nborch.store.tables import UTCDateTime
+
+TIMESTAMP = "timestamp"  # the type of a column of (aware) datetimes in `for_each_row`
+_ROWS = "nborch_rows"  # the bound value that carries the rows
 
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def ids_in(session: Session, column: Any, ids: Sequence[str]) -> Iterator[ColumnElement[bool]]:
-    """WHERE clauses that together match `column IN ids`: one array on PostgreSQL, chunks of
-    IN (...) elsewhere."""
-    if not ids:
-        return
+def time_ordered_id() -> str:
+    """A UUID (version 7) that starts with the time in milliseconds: rows made together
+    sort together, so an index on their ids grows at its end instead of everywhere."""
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    rand = os.urandom(10).hex()
+    variant = "89ab"[int(rand[3], 16) & 3]
+    return f"{stamp[:8]}-{stamp[8:]}-7{rand[:3]}-{variant}{rand[4:7]}-{rand[7:19]}"
+
+
+def for_each_row(
+    session: Session,
+    statement: str,
+    columns: Mapping[str, str],
+    rows: Iterable[Sequence[Any]],
+    **params: Any,
+) -> CursorResult[Any]:
+    """Run `statement` once for all `rows`; returns its result.
+
+    `statement` reads the rows as the table `{rows}` (alias `v`) with `columns`, each a
+    name and its PostgreSQL type (`TIMESTAMP`: aware datetimes; `json`: dicts and lists);
+    `params` are bound by name, datetimes stored as `UTCDateTime` stores them.
+    """
     if is_postgres(session):
-        yield column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(String())))
-        return
-    for start in range(0, len(ids), _CHUNK):
-        yield column.in_(ids[start : start + _CHUNK])
+        fields = ", ".join(f"{name} {type_}" for name, type_ in columns.items())
+        table = f"json_to_recordset(CAST(:{_ROWS} AS json)) AS v({fields})"
+    else:
+        fields = ", ".join(f"json_extract(value, '$.{name}') AS {name}" for name in columns)
+        table = f"(SELECT {fields} FROM json_each(:{_ROWS})) AS v"
+    to_store = _stored_time(session)
+    bound = {k: to_store(v) if isinstance(v, datetime) else v for k, v in params.items()}
+    return session.connection().execute(
+        text(statement.format(rows=table)), {**bound, _ROWS: _json_rows(columns, rows)}
+    )
 
 
-def insert_ignoring_conflicts(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]
-) -> list[str]:
-    """Insert `rows` (dicts with the same keys) except those that clash on the unique
-    `conflict` columns; returns the `id`s of the rows inserted."""
-    if not rows:
-        return []
-    if is_postgres(session):
-        return _copy_then_insert(session, table, rows, conflict)
-    return _executemany_sqlite(session, table, rows, conflict)
+def _json_rows(columns: Mapping[str, str], rows: Iterable[Sequence[Any]]) -> str:
+    """The rows as a JSON array of objects. Each row is written out at once: thousands of
+    dicts kept alive together would make Python run a full garbage collection."""
+    names = list(columns)
+    times = [i for i, type_ in enumerate(columns.values()) if type_ == TIMESTAMP]
+
+    def write(row: Sequence[Any]) -> str:
+        values = list(row)
+        for i in times:
+            values[i] = _time_text(values[i])
+        return json.dumps(dict(zip(names, values, strict=True)))
+
+    return "[" + ",".join(map(write, rows)) + "]"
 
 
-def _executemany_sqlite(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]
-) -> list[str]:
-    """One prepared INSERT run for every row by sqlite3 itself; values converted by the
-    columns' own SQLAlchemy types, so they are stored exactly as the ORM stores them."""
-    columns = list(rows[0])
+@functools.lru_cache(maxsize=256)  # a tick's rows share a few times
+def _time_text(value: datetime | None) -> str | None:
+    """UTC, written as SQLAlchemy writes datetimes into SQLite (and PostgreSQL reads)."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _stored_time(session: Session) -> Callable[[datetime | None], Any]:
+    """Aware datetimes as the store keeps them: naive UTC (PostgreSQL), its text (SQLite)."""
     dialect = session.get_bind().dialect
-    converters = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    values = [
-        tuple(
-            convert(row[c]) if convert else row[c]
-            for c, convert in zip(columns, converters, strict=True)
-        )
-        for row in rows
-    ]
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    targets = ", ".join(f'"{c}"' for c in conflict)
-    driver: Any = session.connection().connection.driver_connection
-    cursor = driver.cursor()
-    cursor.executemany(
-        f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT ({targets}) DO NOTHING',
-        values,
-    )
-    ids = [row["id"] for row in rows]
-    if cursor.rowcount == len(rows):
-        return ids
-    inserted: set[str] = set()  # some slots had their runs already: which ids went in?
-    for matching in ids_in(session, table.c.id, ids):
-        inserted.update(session.connection().execute(select(table.c.id).where(matching)).scalars())
-    return [i for i in ids if i in inserted]
-
-
-def _copy_then_insert(
-    session: Session, table: Table, rows: list[dict[str, Any]], conflict: Sequence[str]
-) -> list[str]:
-    columns = list(rows[0])
-    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    names = ", ".join(f'"{c}"' for c in columns)
-    staging = f"_nborch_new_{table.name}"
-    connection = session.connection()
-    connection.execute(
-        text(
-            f'CREATE TEMPORARY TABLE IF NOT EXISTS "{staging}" (LIKE "{table.name}") ON COMMIT DELETE ROWS'
-        )
-    )
-    driver: Any = connection.connection.driver_connection  # psycopg's own, for COPY
-    cursor = driver.cursor()
-    with cursor.copy(f'COPY "{staging}" ({names}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([_copy_value(row[c], c in json_columns) for c in columns])
-    targets = ", ".join(f'"{c}"' for c in conflict)
-    inserted = connection.execute(
-        text(
-            f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{staging}" '
-            f"ON CONFLICT ({targets}) DO NOTHING RETURNING id"
-        )
-    )
-    return list(inserted.scalars())
-
-
-def _copy_value(value: Any, is_json: bool) -> Any:
-    if is_json:
-        return json.dumps(value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)  # the store keeps naive UTC (see UTCDateTime)
-    return value
+    convert = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert convert is not None  # a TypeDecorator always has one
+    return convert
