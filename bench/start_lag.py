@@ -13,9 +13,11 @@ run's history) and to RUNNING (the run's start time), and the runs' duration.
 Rows: the process pool (standby kernels, the default); the same with `--prestart 3` when
 the worker has that option (asked of `nborch worker start --help`); the process pool
 without standby kernels, a kernel started per run and `python -m papermill` per run
-(`--no-old-modes` skips these two); and a docker pool (fewer runs, --docker-runs)
-when a Docker engine answers, the docker pool type exists and an image nborch/runtime:*
-is present locally (job variables image=<it>, image_pull_policy=Never, auto_remove=true).
+(`--no-old-modes` skips these two); and docker pools (fewer runs, --docker-runs) when a
+Docker engine answers, the docker pool type exists and an image nborch/runtime:* is present
+locally (job variables image=<it>, image_pull_policy=Never, auto_remove=true): with standby
+containers (the default), with a container started per run (standby_containers 0), and
+with standby containers and `--prestart`.
 A row that cannot be measured says why.
 """
 
@@ -294,10 +296,13 @@ def main() -> None:
                 notes.append(f"docker: skipped, {reason}")
             else:
                 job = {"image": image, "image_pull_policy": "Never", "auto_remove": True}
-                setups.append(
-                    Setup(f"docker ({image})", "bench-lag-docker", "docker", args.docker_runs,
-                          job_variables=job)
-                )  # fmt: skip
+                setups += [
+                    Setup(f"docker ({image}), standby containers", "bench-lag-docker", "docker",
+                          args.docker_runs, job_variables=job),
+                    Setup("docker, a container started per run", "bench-lag-docker-plain",
+                          "docker", args.docker_runs,
+                          job_variables={**job, "standby_containers": 0}),
+                ]  # fmt: skip
                 if "--prestart" in help_text.stdout:
                     setups.append(
                         Setup(

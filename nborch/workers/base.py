@@ -262,8 +262,14 @@ class BaseWorker(ABC):
         due = self._safe(lambda: self.client.next_run_time(pool_name, lookahead=self.prestart))
         if due is None:
             return self.poll_interval
+        self.run_coming()
         until_due = (due - utcnow()).total_seconds() - self.prestart
         return max(0.0, min(self.poll_interval, until_due))
+
+    def run_coming(self) -> None:
+        """A run of the pool is due at a known time: get ready for it if there is anything
+        to get ready (nothing for most pool types)."""
+        return None
 
     def _busy_wait(self) -> float:
         """Seconds to sleep with runs in hand: until the next cancellation check, or less

@@ -8,6 +8,7 @@ subprocess of its own, as before standby kernels.
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -53,6 +54,7 @@ class ProcessWorker(BaseWorker):
         super().__init__(*args, **kwargs)
         self._kernel_runs: KernelRuns | None = None
         self._kernel_runs_lock = threading.Lock()
+        self._execution_loaded = False  # see run_coming
 
     # ---- the worker's kernels ----------------------------------------------------------------
 
@@ -101,6 +103,21 @@ class ProcessWorker(BaseWorker):
 
                 self._kernel_runs = KernelRuns()
             return self._kernel_runs
+
+    def run_coming(self) -> None:
+        """Load what executing a run needs (papermill, nbclient, nbformat) before the first
+        scheduled run's time, not at it: an idle worker goes without them, but a run on
+        its way would otherwise pay their import as start lag."""
+        with self._kernel_runs_lock:
+            if self._kernel_runs is None or self._execution_loaded:
+                return
+            self._execution_loaded = True
+        threading.Thread(
+            target=self._safe,
+            args=(importlib.import_module, "nborch.execution.in_process"),
+            name="load-execution",
+            daemon=True,
+        ).start()
 
     def standby_wanted(self, cap: int) -> int:
         """Standby kernels to keep: one per free slot (at least one, for the run that takes

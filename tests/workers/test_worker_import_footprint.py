@@ -1,12 +1,17 @@
 """What `nborch worker start` imports before its first run: none of the libraries only other
 commands (rich, httpx), job template checks (jsonschema) or the runs themselves (papermill,
-nbclient, nbformat) need. Each check runs in a fresh interpreter and reads `sys.modules`."""
+nbclient, nbformat) need — until a run is on its way. Each check runs in a fresh
+interpreter and reads `sys.modules`."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
 
 NOT_AT_START = [
     "rich",
@@ -58,3 +63,49 @@ def test_the_command_line_goes_without_rfc3987_syntax() -> None:
     )
     assert "jsonschema" in loaded and "nbformat" in loaded
     assert "rfc3987_syntax" not in loaded
+
+
+def _worker_loads_execution(home: Path, run_coming: bool) -> bool:
+    """Start a process worker (standby kernels) in a fresh interpreter, with or without a
+    run scheduled two minutes ahead: has it loaded the execution stack 15 s later? (Deploying
+    loads papermill in this interpreter already: the module that runs notebooks tells.)"""
+    script = f"""
+import json, sys, threading, time
+from datetime import timedelta
+sys.path.insert(0, {str(TESTS)!r})
+from support.deployments import deploy_hello
+from nborch.client import LocalClient
+from nborch.timeutil import utcnow
+from nborch.workers.process import ProcessWorker
+
+client = LocalClient()
+client.create_pool("local", "process")
+deploy_hello(client, "local", quiet=True)
+if {run_coming!r}:
+    client.create_run("hello/demo", scheduled_time=utcnow() + timedelta(seconds=120))
+worker = ProcessWorker(client, "local", echo=lambda _: None, run_scheduler=False, poll_interval=1)
+thread = threading.Thread(target=worker.start, daemon=True)
+thread.start()
+assert worker.started.wait(60), "the worker did not start"
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline and "nborch.execution.in_process" not in sys.modules:
+    time.sleep(0.1)
+print(json.dumps("nborch.execution.in_process" in sys.modules))
+worker.request_stop(force=True)
+thread.join(60)
+"""
+    env = {**os.environ, "NBORCH_HOME": str(home)}
+    env.pop("NBORCH_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return bool(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_worker_loads_the_execution_stack_before_a_scheduled_run_not_when_idle(
+    tmp_path: Path,
+) -> None:
+    # The first run after an idle spell would otherwise pay papermill's import as start lag.
+    assert _worker_loads_execution(tmp_path / "coming", run_coming=True)
+    assert not _worker_loads_execution(tmp_path / "idle", run_coming=False)
