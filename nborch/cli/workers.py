@@ -42,8 +42,8 @@ def worker() -> None:
     type=click.FloatRange(min=0),
     default=None,
     metavar="SECONDS",
-    help="Take runs this early and start their kernels, so the first cell runs on time "
-    "(default: $NBORCH_PRESTART or 0).",
+    help="Take runs this early and start their kernels (or containers), so the first cell "
+    "runs on time (default: $NBORCH_PRESTART or 0).",
 )
 @click.option(
     "--run-once", is_flag=True, help="Claim the runs that are due once, wait for them, then exit."
