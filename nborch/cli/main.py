@@ -10,7 +10,7 @@ import click
 
 from nborch.errors import NborchError
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class NborchGroup(click.Group):

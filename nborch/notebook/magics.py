@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nborch.cli.main import cli
+from nborch.cli.main import CONTEXT, cli
 from nborch.client import get_client
 from nborch.display import console, error_console
 from nborch.errors import NborchError, NotFoundError
@@ -83,7 +83,9 @@ def _cli_help(*path: str) -> str:
         found = command.get_command(click.Context(command), part)
         assert found is not None
         command = found
-    context = click.Context(command, info_name=f"nborch {' '.join(path)}")
+    # With the command line's own settings: click keeps the help option it first makes for
+    # a command, so a context without `-h` here would take `-h` from `nborch deploy -h`.
+    context = click.Context(command, info_name=f"nborch {' '.join(path)}", **CONTEXT)
     return command.get_help(context)
 
 

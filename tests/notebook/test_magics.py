@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from nborch.cli.main import cli
 from nborch.client import LocalClient
 from nborch.models import StateType
 
@@ -135,3 +137,13 @@ def test_inside_a_run_magics_do_not_redeclare_or_redeploy(
     assert "not deploying again" in out
     assert sqlite_client.list_runs() == [] and sqlite_client.list_deployments() == []
     assert not os.path.exists("again.flow.ipynb")
+
+
+def test_help_in_magics_leaves_the_short_help_option_of_the_cli(shell: InteractiveShell) -> None:
+    # click keeps the help option it first makes for a command: the magics' help text,
+    # made first, must not leave `nborch deploy` with `--help` alone.
+    assert "--pool" in shell.magics_manager.magics["line"]["deploy"].__doc__
+    for args in (["deploy", "-h"], ["deployment", "run", "-h"], ["worker", "start", "-h"]):
+        result = CliRunner().invoke(cli, args, prog_name="nborch")
+        assert result.exit_code == 0, (args, result.output)
+        assert f"Usage: nborch {' '.join(args[:-1])}" in result.output
