@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support.api import Server
 from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
+from support.processes import WorkerProcess
+from support.workers import FAST
 
 from nborch.api.server import BackgroundServer
 from nborch.client import LocalClient
@@ -77,6 +79,25 @@ def nborch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield home
     close_stores()
     reset_settings()
+
+
+@pytest.fixture
+def fast_settings(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> None:
+    """Short heartbeats, polls and ticks (support.workers.FAST), for this process and the
+    workers it starts."""
+    for key, value in FAST.items():
+        monkeypatch.setenv(key, value)
+    reset_settings()
+
+
+@pytest.fixture
+def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
+    """Real `nborch worker start` processes a test starts (support.workers.start_worker),
+    with fast settings; stopped at the end."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -11,7 +11,7 @@ import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import sleeping_notebook
 from support.processes import wait_for
-from support.workers import FAST, final_run, logged
+from support.workers import final_run, logged
 
 from nborch.api.server import BackgroundServer
 from nborch.client import LocalClient
@@ -19,20 +19,12 @@ from nborch.client.http import HttpClient
 from nborch.dispatch import Dispatcher
 from nborch.errors import QuotaExceededError, ValidationError
 from nborch.models import PoolStatus, StateType
-from nborch.settings import reset_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    reset_settings()
-
-
-@pytest.fixture
-def dispatcher(sqlite_client: LocalClient, fast: None) -> Iterator[Dispatcher]:
+def dispatcher(sqlite_client: LocalClient, fast_settings: None) -> Iterator[Dispatcher]:
     running = Dispatcher(sqlite_client, interval=0.2, poll_interval=0.2, echo=lambda _l: None)
     yield running.start()
     running.stop(grace=5)
@@ -91,7 +83,9 @@ def test_kubernetes_pools_are_refused_with_the_reason(sqlite_client: LocalClient
         sqlite_client.create_pool("k8s", "kubernetes")
 
 
-def test_the_server_runs_managed_pools_itself(sqlite_client: LocalClient, fast: None) -> None:
+def test_the_server_runs_managed_pools_itself(
+    sqlite_client: LocalClient, fast_settings: None
+) -> None:
     key = sqlite_client.create_api_key("admin", "admin").key
     with BackgroundServer(echo=lambda _line: None) as server:
         assert server.server is not None and server.server.dispatcher is not None

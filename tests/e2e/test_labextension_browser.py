@@ -33,7 +33,7 @@ ARTIFACTS = ARTIFACTS_ROOT / "labextension"
 
 
 @pytest.fixture
-def lab(fast: None, nborch_home: Path, tmp_path: Path) -> Iterator[JupyterLab]:
+def lab(fast_settings: None, nborch_home: Path, tmp_path: Path) -> Iterator[JupyterLab]:
     """JupyterLab serving a folder with hello.ipynb; nborch's server extension in it uses
     this test's NBORCH_HOME (and short intervals) from its environment."""
     built_or_skip()

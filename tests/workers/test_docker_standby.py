@@ -46,14 +46,6 @@ def standby_pool(
     remove_containers(docker_engine, f"{LABEL_STORE}={made.store}")
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
 def state_notebook(folder: Path) -> Path:
     """Says whether an earlier run's variable is in its kernel, then leaves one there."""
     return make_notebook(

@@ -145,14 +145,6 @@ def pool(
     remove_containers(docker_engine, f"{LABEL_STORE}={made.store}")
 
 
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
-
-
 def env_notebook(folder: Path) -> Path:
     """Prints what the container gives it: environment, image mark, user, folder."""
     return make_notebook(

@@ -5,36 +5,22 @@ server, answered by its long-polling claim — and a run due a little later at i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from support.api import Server
 from support.deployments import deploy_hello
 from support.processes import WorkerProcess
-from support.workers import FAST, final_run
+from support.workers import final_run
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
-from nborch.settings import reset_settings
 from nborch.timeutil import utcnow
 
 pytestmark = pytest.mark.slow
 
 POLL_INTERVAL = 30.0
 PROMPTLY = POLL_INTERVAL / 3  # far more than a wake-up takes, far less than a poll
-
-
-@pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> Iterator[list[WorkerProcess]]:
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    reset_settings()
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def idle_worker(workers: list[WorkerProcess], env: dict[str, str] | None = None) -> WorkerProcess:

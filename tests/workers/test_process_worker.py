@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -19,33 +18,17 @@ import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import failing_notebook, make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
-from support.workers import FAST, PROCESS_MODES, create_process_pool, final_run, start_worker
+from support.workers import PROCESS_MODES, create_process_pool, final_run, start_worker
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
-from nborch.settings import reset_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fast_settings(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> None:
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    reset_settings()
 
 
 @pytest.fixture(params=PROCESS_MODES)
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def workers(fast_settings: None) -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 class Sleeper:

@@ -8,34 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support.deployments import deploy_notebook
 from support.notebooks import make_notebook
 from support.processes import WorkerProcess
-from support.workers import FAST, final_run, start_worker
+from support.workers import final_run, start_worker
 
 from nborch.client import LocalClient
 from nborch.execution.masking import masked_forms
 from nborch.models import StateType
-from nborch.settings import reset_settings
 
 pytestmark = pytest.mark.slow
 
 REFERENCE = "{{ secret.API_TOKEN }}"
-
-
-@pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> Iterator[list[WorkerProcess]]:
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    reset_settings()
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
 
 
 def sha256(text: str) -> str:

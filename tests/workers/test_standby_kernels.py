@@ -9,7 +9,6 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -17,11 +16,10 @@ import pytest
 from support.deployments import deploy_notebook
 from support.notebooks import make_notebook
 from support.processes import WorkerProcess, wait_for
-from support.workers import FAST, create_process_pool, final_run, start_worker
+from support.workers import create_process_pool, final_run, start_worker
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
-from nborch.settings import reset_settings
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +36,10 @@ LEAK_CELL = "print('leaked', 'left_behind' in globals())\nleft_behind = marker"
 
 @pytest.fixture
 def workers(
-    monkeypatch: pytest.MonkeyPatch, nborch_home: Path, tmp_path: Path
-) -> Iterator[list[WorkerProcess]]:
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    # A second Python kernel, "py-other", for runs that ask for another kernel by name.
+    workers: list[WorkerProcess], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> list[WorkerProcess]:
+    """The shared fixture's workers, with a second Python kernel, "py-other", for runs that
+    ask for another kernel by name."""
     spec = tmp_path / "jupyter" / "kernels" / "py-other" / "kernel.json"
     spec.parent.mkdir(parents=True)
     spec.write_text(
@@ -56,11 +53,7 @@ def workers(
         )
     )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    reset_settings()
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
+    return workers
 
 
 def probe(folder: Path) -> Path:

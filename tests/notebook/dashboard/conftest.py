@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import make_notebook
-from support.processes import WorkerProcess
-from support.workers import FAST
 
 from nborch.client import LocalClient
 from nborch.models import Deployment
 from nborch.notebook.dashboard import Dashboard
-from nborch.settings import reset_settings
 
 # Every kind of editor the parameter form has.
 FORM_PARAMETERS = """\
@@ -63,16 +60,3 @@ def open_dashboard(sqlite_client: LocalClient) -> Iterator[Callable[..., Dashboa
     yield open_it
     for board in opened:
         board.close()
-
-
-@pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch, nborch_home: Path) -> Iterator[list[WorkerProcess]]:
-    """Real `nborch worker start` processes (support.workers.start_worker), with short
-    intervals here and there; stopped at the end."""
-    for key, value in FAST.items():
-        monkeypatch.setenv(key, value)
-    reset_settings()
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        worker.stop()
