@@ -13,6 +13,10 @@ from nborch.client.base import NborchClient
 from nborch.orchestration.scheduler import TickResult
 from nborch.settings import get_settings
 
+# After a tick that left due schedules for later (it stopped at its batch), the next tick
+# comes this soon: long enough for workers waiting on the store's write lock to take it.
+BETWEEN_BATCHES = 0.1
+
 
 class SchedulerLoop:
     def __init__(
@@ -61,7 +65,17 @@ class SchedulerLoop:
                     self.last = result
                     if result.created:
                         self.on_runs_created()
+                    if result.more:
+                        self._stop.wait(BETWEEN_BATCHES)
+                        continue
             self._stop.wait(self.interval)
+
+
+def tick_until_done(client: NborchClient, holder: str) -> None:
+    """Tick, and again while a tick leaves due schedules for later (a worker run from cron
+    makes every due run before it claims)."""
+    while (result := client.scheduler_tick(holder)) is not None and result.more:
+        pass
 
 
 def server_orphan_grace() -> float:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # at most this many per schedule and tick, and at most this many missed times per
     # schedule when its catch-up policy is `all`.
     scheduler_max_runs: int = 100
+    # A tick makes runs for at most about this many (whole schedules, soonest first) and
+    # the scheduler ticks again at once for the rest: its write transaction stays short,
+    # which matters on SQLite, where every worker's claim waits for it.
+    scheduler_batch: int = 2000
     # A run still waiting this long after its time is LATE.
     late_after: float = 30.0
     # Workers take runs this many seconds before their time and start their kernels, so the

@@ -1,17 +1,21 @@
-"""The scheduler loop of a server that has just started leaves the runs of silent workers
-alone for a grace period: while it was down, they could not send it their heartbeats."""
+"""The scheduler loop: a server that has just started leaves the runs of silent workers
+alone for a grace period (while it was down, they could not send it their heartbeats); a
+tick that stopped at its batch is followed at once by the next, not an interval later."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
+from support.api import Server
 from support.deployments import deploy_hello
 from support.processes import wait_for
 
 from nborch.client import LocalClient
 from nborch.models import StateType
-from nborch.scheduler_loop import SchedulerLoop
+from nborch.scheduler_loop import SchedulerLoop, tick_until_done
+from nborch.settings import get_settings
 from nborch.store.tables import WorkerRow
 from nborch.timeutil import utcnow
 
@@ -47,3 +51,36 @@ def test_orphaned_runs_are_crashed_only_after_the_grace(sqlite_client: LocalClie
     finally:
         after_grace.stop()
     assert "silent" in crashed.state_message
+
+
+def deploy_three(client: LocalClient) -> None:
+    client.create_pool("local", "process")
+    for name in ("a", "b", "c"):
+        deploy_hello(client, "local", name, cron="* * * * *")
+
+
+def scheduled(client: LocalClient) -> int:
+    return len(client.list_runs(states=[StateType.SCHEDULED], limit=1000))
+
+
+def test_the_loop_ticks_again_at_once_while_schedules_are_left(
+    sqlite_client: LocalClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = sqlite_client
+    monkeypatch.setattr(get_settings(), "scheduler_batch", 1)  # a tick takes one schedule
+    deploy_three(client)
+    loop = SchedulerLoop(client, "server", interval=3600).start()  # no second tick by time
+    try:
+        wait_for(lambda: scheduled(client) == 30, 30)
+        wait_for(lambda: loop.last is not None and not loop.last.more, 30)
+    finally:
+        loop.stop()
+
+
+def test_a_worker_run_from_cron_makes_every_due_run_over_http(
+    sqlite_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "scheduler_batch", 1)
+    deploy_three(sqlite_server.local)
+    tick_until_done(sqlite_server.client(), "cron")
+    assert scheduled(sqlite_server.local) == 30

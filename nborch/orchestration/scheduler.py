@@ -5,6 +5,12 @@ Exactly once: every run a schedule makes carries its slot (the schedule's own ti
 and the store refuses a second run for the same schedule and slot, so two schedulers
 ticking at once cannot double a run. One lease in the store lets only one process tick at a
 time; when it dies, another takes over after the lease's time to live.
+
+A tick is bounded: it makes runs for the schedules due soonest, about
+`scheduler_batch` runs at most, and says when more are due (`TickResult.more`) so that
+its caller ticks again at once. Ten thousand deployments on minute crons all need a run
+at the same second; made in one transaction, that would hold the store's write lock for
+seconds (on SQLite every worker's claim and heartbeat waits for it).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class TickResult:
     late: int = 0
     skipped: int = 0
     crashed: int = 0
+    # Schedules due by the horizon were left for the next tick (it stopped at its batch).
+    more: bool = False
 
 
 def plan_slots(
@@ -177,14 +185,17 @@ def _move_cursors(session: Session, cursors: dict[datetime, list[str]]) -> None:
 def _run_parameters(deployment_json: str, schedule_json: str) -> dict[str, Any] | None:
     """A schedule's runs' parameters when the schedule adds some to its deployment's;
     None when it adds none (most): the runs take the deployment's as stored."""
-    added = json.loads(schedule_json)
+    added = json.loads(schedule_json) if schedule_json != "{}" else None
     return {**json.loads(deployment_json), **added} if added else None
 
 
-def _due_schedules(session: Session, horizon_end: datetime) -> Iterator[tuple[Any, ...]]:
+def _due_schedules(
+    session: Session, horizon_end: datetime, limit: int
+) -> Iterator[tuple[Any, ...]]:
     """Active schedules of running deployments in a pool whose next slot is due by
-    `horizon_end` (or not known yet); JSON columns as their text. One row at a time:
-    thousands of rows kept alive together would make Python run a full garbage collection."""
+    `horizon_end` (or not known yet), new ones and the soonest first, at most `limit`; JSON
+    columns as their text. One row at a time: thousands of rows kept alive together would
+    make Python run a full garbage collection."""
     query = (
         select(
             ScheduleRow.id,
@@ -208,6 +219,10 @@ def _due_schedules(session: Session, horizon_end: datetime) -> Iterator[tuple[An
             DeploymentRow.pool_id.is_not(None),
             or_(ScheduleRow.next_slot.is_(None), ScheduleRow.next_slot <= horizon_end),
         )
+        # No second key: among schedules due at the same time any order will do, and with
+        # the schedule's id as one the query took twice as long on SQLite.
+        .order_by(ScheduleRow.next_slot.asc().nulls_first())
+        .limit(limit)
     )
     yield from session.execute(query)
 
@@ -215,17 +230,24 @@ def _due_schedules(session: Session, horizon_end: datetime) -> Iterator[tuple[An
 @dataclass
 class _Plan:
     """What a tick makes: runs (rows of `_PLANNED`), the schedules' next slots (the ids of
-    the schedules that share each) and the pools that get runs."""
+    the schedules that share each), the pools that get runs, and whether due schedules
+    were left for the next tick."""
 
     runs: list[tuple[Any, ...]] = field(default_factory=list)
     cursors: defaultdict[datetime, list[str]] = field(default_factory=lambda: defaultdict(list))
     pools: set[str] = field(default_factory=set)
+    more: bool = False
 
 
 def _plan_runs(
-    due: Iterable[tuple[Any, ...]], now: datetime, horizon_end: datetime, max_runs: int
+    due: Iterable[tuple[Any, ...]],
+    now: datetime,
+    horizon_end: datetime,
+    max_runs: int,
+    batch: int,
 ) -> _Plan:
-    """The runs and next slots of the `due` schedules (rows of `_due_schedules`)."""
+    """The runs and next slots of the `due` schedules (rows of `_due_schedules`), schedule
+    by schedule until `batch` runs are planned."""
     plan = _Plan()
     # Schedules alike (same timetable, cursor and policy) share one plan per tick, and
     # deployments from one place share their notebook's location.
@@ -246,6 +268,9 @@ def _plan_runs(
         entrypoint,
         catch_up,
     ) in due:
+        if len(plan.runs) >= batch:
+            plan.more = True
+            break
         key = (cron, interval, anchor, tz, next_slot, catch_up)
         if key not in slots_of:
             timetable = Timetable(cron, interval, anchor, tz)
@@ -270,13 +295,16 @@ def _plan_runs(
     return plan
 
 
-def schedule_runs(store: Store, now: datetime) -> int:
-    """Make the runs every active schedule needs; returns how many were made."""
+def schedule_runs(store: Store, now: datetime) -> tuple[int, bool]:
+    """Make the runs the active schedules due soonest need, about `scheduler_batch` at
+    most; returns how many were made and whether due schedules were left for later."""
     settings = get_settings()
     horizon_end = now + timedelta(seconds=settings.scheduler_horizon)
+    batch = max(1, settings.scheduler_batch)
     with store.write() as session:
-        due = _due_schedules(session, horizon_end)
-        plan = _plan_runs(due, now, horizon_end, settings.scheduler_max_runs)
+        # One schedule more than a batch can take: when it is there, there is more to do.
+        due = _due_schedules(session, horizon_end, batch + 1)
+        plan = _plan_runs(due, now, horizon_end, settings.scheduler_max_runs, batch)
         made = _insert_runs(session, plan.runs, now) if plan.runs else 0
         # Idle workers of these pools look again (e.g. to sleep until one is due); a pool
         # whose runs another scheduler made first is woken for nothing, which is harmless.
@@ -285,7 +313,7 @@ def schedule_runs(store: Store, now: datetime) -> int:
                 wake_pool(session, pool_id)
         if plan.cursors:
             _move_cursors(session, plan.cursors)
-        return made
+        return made, plan.more
 
 
 def mark_late_runs(store: Store, now: datetime) -> int:
@@ -364,8 +392,10 @@ def tick(store: Store, now: datetime | None = None, *, crash_orphans: bool = Tru
     """One round of the scheduler's work (each step its own short transaction). Without
     `crash_orphans`, runs of workers that stopped heartbeating are left alone this time."""
     now = now or utcnow()
+    created, more = schedule_runs(store, now)
     return TickResult(
-        created=schedule_runs(store, now),
+        created=created,
+        more=more,
         late=mark_late_runs(store, now),
         skipped=skip_missed_runs(store, now),
         crashed=len(crash_orphaned_runs(store, now=now)) if crash_orphans else 0,

@@ -29,7 +29,7 @@ from nborch.errors import ConflictError, NborchError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.models import FlowRun, PoolType, StateType
-from nborch.scheduler_loop import SchedulerLoop
+from nborch.scheduler_loop import SchedulerLoop, tick_until_done
 from nborch.settings import get_settings
 from nborch.sources import check_out, is_git_url
 from nborch.timeutil import utcnow
@@ -177,7 +177,7 @@ class BaseWorker(ABC):
         holder = f"{self.name} ({self.id})"
         if self.run_scheduler and self.run_once:
             # A worker run from cron with --run-once: make the due runs before claiming.
-            self._safe(self.client.scheduler_tick, holder)
+            self._safe(tick_until_done, self.client, holder)
         scheduler = (
             SchedulerLoop(
                 self.client,

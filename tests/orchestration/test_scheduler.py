@@ -4,6 +4,7 @@ time, never twice per slot, late runs, catch-up after downtime, schedule changes
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -29,6 +30,11 @@ def waiting(client: LocalClient) -> list[FlowRun]:
 
 def tick(client: LocalClient, now: datetime) -> scheduler.TickResult:
     return scheduler.tick(client.store, now)
+
+
+def runs_per_deployment(client: LocalClient) -> dict[str | None, int]:
+    """Runs made so far (whatever their state), per deployment."""
+    return dict(Counter(r.deployment_name for r in client.list_runs(limit=10_000)))
 
 
 def test_runs_are_made_ahead_up_to_the_horizon(client: LocalClient, pool: str) -> None:
@@ -220,3 +226,42 @@ def test_schedule_parameters_are_checked_and_passed(client: LocalClient, pool: s
     )
     tick(client, T0)
     assert waiting(client)[0].parameters == {"times": 2, "name": "hourly"}
+
+
+def test_a_tick_takes_the_soonest_schedules_and_leaves_the_rest_for_the_next(
+    client: LocalClient, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deploy_hello(client, pool, "minutely", schedules=[MINUTELY])
+    deploy_hello(client, pool, "five", cron="*/5 * * * *")
+    assert tick(client, T0).created == 10 + 2  # next slots now 12:11 and 12:15
+    # One run is a batch: a tick takes one whole schedule, the one due soonest.
+    monkeypatch.setattr(get_settings(), "scheduler_batch", 1)
+    later = T0 + timedelta(minutes=5)  # horizon 12:15:30: both due
+    first = tick(client, later)
+    assert (first.created, first.more) == (5, True)  # 12:11 .. 12:15 of "minutely"
+    assert runs_per_deployment(client) == {"hello/minutely": 15, "hello/five": 2}
+    second = tick(client, later)
+    assert (second.created, second.more) == (1, False)  # 12:20 of "five"
+    assert runs_per_deployment(client) == {"hello/minutely": 15, "hello/five": 3}
+    assert (tick(client, later).created, tick(client, later).more) == (0, False)
+    slots = [(r.schedule_id, r.scheduled_time) for r in client.list_runs(limit=10_000)]
+    assert len(slots) == len(set(slots)) == 10 + 5 + 2 + 1
+
+
+def test_new_schedules_come_first_and_every_due_one_is_served(
+    client: LocalClient, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "scheduler_batch", 1)
+    for name in ("a", "b", "c"):
+        deploy_hello(client, pool, name, schedules=[MINUTELY])
+    results = [tick(client, T0) for _ in range(4)]
+    assert [(r.created, r.more) for r in results] == [
+        (10, True),
+        (10, True),
+        (10, False),
+        (0, False),
+    ]
+    deploy_hello(client, pool, "new", cron="0 * * * *")  # never planned: before the others
+    later = tick(client, T0 + timedelta(minutes=1))
+    assert (later.created, later.more) == (1, True)
+    assert waiting(client)[-1].deployment_name == "hello/new"
