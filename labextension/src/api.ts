@@ -25,6 +25,12 @@ import type {
 /** Sends a request to a full URL; rejects only when the server cannot be reached. */
 export type Send = (url: string, init: RequestInit) => Promise<Response>;
 
+/** The header by which nborch's server answers a copy of a POST instead of doing it twice. */
+export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
+
+/** The pauses (ms) before sending a POST again after its answer was lost: 3 attempts in all. */
+export const RETRY_DELAYS_MS: readonly number[] = [300, 1000];
+
 /** An answer the server refused, or no answer at all (`status` 0). */
 export class NborchApiError extends Error {
   constructor(
@@ -70,6 +76,21 @@ export function segment(value: string): string {
 
 function describeRequest(method: string, path: string): string {
   return `${method} ${path.split('?')[0] ?? path}`;
+}
+
+/**
+ * A new random key (a UUID). `crypto.randomUUID` exists in secure contexts only (https or
+ * localhost): a Jupyter served over plain http on another host has `getRandomValues` alone.
+ */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') {
+    return crypto.randomUUID();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40; // version 4
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = Array.from(bytes, byte => byte.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -130,31 +151,53 @@ export function errorFromAnswer(
 }
 
 export class NborchApi {
-  /** `baseUrl` ends in `/nborch/api/v1` (under Jupyter's base URL). */
+  /**
+   * `baseUrl` ends in `/nborch/api/v1` (under Jupyter's base URL); `retryDelays` are the
+   * pauses before each new attempt of a POST whose answer was lost.
+   */
   constructor(
     readonly baseUrl: string,
-    private readonly send: Send
+    private readonly send: Send,
+    private readonly retryDelays: readonly number[] = RETRY_DELAYS_MS
   ) {}
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const query = options.query ? queryString(options.query) : '';
     const url = this.baseUrl.replace(/\/+$/, '') + path + (query ? `?${query}` : '');
-    const init: RequestInit = { method };
+    const headers: Record<string, string> = {};
+    const init: RequestInit = { method, headers };
     if (options.body !== undefined) {
       init.body = JSON.stringify(options.body);
-      init.headers = { 'Content-Type': 'application/json' };
+      headers['Content-Type'] = 'application/json';
     }
+    // A POST may do what must not be done twice (create a run). When its answer is lost (the
+    // connection dropped after the server did the work), it is sent again with the same key,
+    // and the server answers the copy with the first one's answer instead of doing it again.
+    // GET, PATCH and DELETE get no key (the server's routes for them ignore it) and are sent
+    // once: the panel's next refresh or click repeats them harmlessly.
+    const once = method === 'POST';
+    if (once) {
+      headers[IDEMPOTENCY_HEADER] = newIdempotencyKey();
+    }
+    const delays = once ? this.retryDelays : [];
     const request = describeRequest(method, path);
-    let answer: Response;
-    try {
-      answer = await this.send(url, init);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new NborchApiError(
-        0,
-        'NetworkError',
-        `Cannot reach the Jupyter server for ${request} (${reason}). Is it still running?`
-      );
+    let answer: Response | undefined;
+    for (let attempt = 0; answer === undefined; attempt++) {
+      try {
+        answer = await this.send(url, init);
+      } catch (err) {
+        const delay = delays[attempt];
+        if (delay === undefined) {
+          const reason = err instanceof Error ? err.message : String(err);
+          const tries = attempt > 0 ? `, ${attempt + 1} attempts` : '';
+          throw new NborchApiError(
+            0,
+            'NetworkError',
+            `Cannot reach the Jupyter server for ${request} (${reason}${tries}). Is it still running?`
+          );
+        }
+        await new Promise(resolve => setTimeout(resolve, delay));
+      }
     }
     const text = await answer.text();
     if (!answer.ok) {

@@ -10,6 +10,7 @@ export interface SentRequest {
   url: string;
   method: string;
   body: unknown;
+  headers: Record<string, string>;
 }
 
 export interface FakeAnswer {
@@ -44,16 +45,31 @@ export function fakeResponse(answer: FakeAnswer): Response {
 export class FakeServer {
   readonly sent: SentRequest[] = [];
   private readonly answers = new Map<string, FakeAnswer | ((body: unknown) => FakeAnswer)>();
+  private lost = 0;
 
   answer(route: string, answer: FakeAnswer | ((body: unknown) => FakeAnswer)): this {
     this.answers.set(route, answer);
     return this;
   }
 
+  /**
+   * The answers to the next `count` requests are lost: each request reaches the server (it
+   * is kept in `sent`), but `send` rejects as fetch does when the connection drops.
+   */
+  loseAnswers(count: number): this {
+    this.lost = count;
+    return this;
+  }
+
   readonly send: Send = (url, init) => {
     const method = init.method ?? 'GET';
     const body: unknown = typeof init.body === 'string' ? JSON.parse(init.body) : undefined;
-    this.sent.push({ url, method, body });
+    const headers = { ...(init.headers as Record<string, string> | undefined) };
+    this.sent.push({ url, method, body, headers });
+    if (this.lost > 0) {
+      this.lost--;
+      return Promise.reject(new TypeError('Failed to fetch'));
+    }
     const path = new URL(url).pathname.replace(/^.*\/nborch\/api\/v1/, '');
     const answer = this.answers.get(`${method} ${path}`);
     if (answer === undefined) {
@@ -64,8 +80,9 @@ export class FakeServer {
     return Promise.resolve(fakeResponse(typeof answer === 'function' ? answer(body) : answer));
   };
 
-  api(): NborchApi {
-    return new NborchApi('http://127.0.0.1:8888/lab-base/nborch/api/v1', this.send);
+  /** No pauses between attempts unless `retryDelays` says otherwise. */
+  api(retryDelays: readonly number[] = [0, 0]): NborchApi {
+    return new NborchApi('http://127.0.0.1:8888/lab-base/nborch/api/v1', this.send, retryDelays);
   }
 }
 

@@ -16,6 +16,7 @@ from support.browser import (
     CHROMIUM_FLAGS,
     UI_TIMEOUT_MS,
     JupyterLab,
+    running_lab,
 )
 from support.deployments import deploy_hello
 from support.notebooks import make_notebook
@@ -38,14 +39,8 @@ def lab(nborch_home: Path, tmp_path: Path) -> Iterator[JupyterLab]:
     make_notebook(
         root / "dashboard.ipynb", None, "%load_ext nborch", "%nborch_dashboard --refresh 1"
     )
-    state = tmp_path / "lab-state"
-    state.mkdir()
-    server = JupyterLab(root, state)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    with running_lab(root, tmp_path / "lab-state") as running:
+        yield running
 
 
 def test_the_dashboard_shows_a_run_going_to_completed_in_jupyterlab(

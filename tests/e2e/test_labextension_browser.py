@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,15 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from support.browser import ARTIFACTS_ROOT, CHROMIUM, CHROMIUM_FLAGS, UI_TIMEOUT_MS, JupyterLab
-from support.deployments import HELLO
+from support.browser import (
+    ARTIFACTS_ROOT,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    UI_TIMEOUT_MS,
+    JupyterLab,
+    lab_with_hello,
+)
 from support.labextension import NAME as EXTENSION
-from support.labextension import built_or_skip
 from support.processes import WorkerProcess
 from support.workers import start_worker
 
@@ -34,20 +38,8 @@ ARTIFACTS = ARTIFACTS_ROOT / "labextension"
 
 @pytest.fixture
 def lab(fast_settings: None, nborch_home: Path, tmp_path: Path) -> Iterator[JupyterLab]:
-    """JupyterLab serving a folder with hello.ipynb; nborch's server extension in it uses
-    this test's NBORCH_HOME (and short intervals) from its environment."""
-    built_or_skip()
-    root = tmp_path / "lab-root"
-    root.mkdir()
-    shutil.copy(HELLO, root / "hello.ipynb")
-    state = tmp_path / "lab-state"
-    state.mkdir()
-    server = JupyterLab(root, state)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    with lab_with_hello(tmp_path) as running:
+        yield running
 
 
 def federated_extensions(lab: JupyterLab) -> list[str]:

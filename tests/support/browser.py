@@ -8,16 +8,21 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from support.deployments import HELLO
+from support.labextension import built_or_skip
 from support.processes import wait_for
 from support.servers import free_port
 
@@ -128,3 +133,27 @@ class JupyterLab:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+
+@contextmanager
+def running_lab(root: Path, state: Path) -> Iterator[JupyterLab]:
+    """A `JupyterLab` serving `root` (settings and log in `state`), ready, for the block."""
+    state.mkdir(parents=True, exist_ok=True)
+    server = JupyterLab(root, state)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def lab_with_hello(tmp_path: Path) -> Iterator[JupyterLab]:
+    """JupyterLab serving a folder with hello.ipynb; nborch's server extension in it uses
+    this test's NBORCH_HOME (and short intervals) from its environment."""
+    built_or_skip()
+    root = tmp_path / "lab-root"
+    root.mkdir()
+    shutil.copy(HELLO, root / "hello.ipynb")
+    with running_lab(root, tmp_path / "lab-state") as lab:
+        yield lab
