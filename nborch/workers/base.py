@@ -513,3 +513,7 @@ class BaseWorker(ABC):
         except Exception as err:
             self._report_error(err)
             return None
+
+    def _in_background(self, name: str, action: Callable[..., Any], *args: Any) -> None:
+        """Run `action(*args)` on a daemon thread `name`, its error reported and swallowed."""
+        threading.Thread(target=self._safe, args=(action, *args), name=name, daemon=True).start()

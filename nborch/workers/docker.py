@@ -110,12 +110,7 @@ class DockerWorker(EngineWorker):
                 wanted=lambda: self.standby_wanted(cap),
                 recycle_after=get_settings().standby_recycle_after,
             )
-            threading.Thread(
-                target=self._safe,
-                args=(learn_recent_recipes, self),
-                name="standby-recipes",
-                daemon=True,
-            ).start()
+            self._in_background("standby-recipes", learn_recent_recipes, self)
         try:
             with super().online():
                 yield

@@ -73,12 +73,7 @@ class ProcessWorker(BaseWorker):
                     wanted=lambda: self.standby_wanted(cap),
                     on_error=lambda message: self.echo(f"nborch worker: {message}"),
                 )
-            threading.Thread(
-                target=self._safe,
-                args=(learn_recent_recipes, self),
-                name="standby-recipes",
-                daemon=True,
-            ).start()
+            self._in_background("standby-recipes", learn_recent_recipes, self)
         try:
             with super().online():
                 yield
@@ -112,12 +107,9 @@ class ProcessWorker(BaseWorker):
             if self._kernel_runs is None or self._execution_loaded:
                 return
             self._execution_loaded = True
-        threading.Thread(
-            target=self._safe,
-            args=(importlib.import_module, "nborch.execution.in_process"),
-            name="load-execution",
-            daemon=True,
-        ).start()
+        self._in_background(
+            "load-execution", importlib.import_module, "nborch.execution.in_process"
+        )
 
     def standby_wanted(self, cap: int) -> int:
         """Standby kernels to keep: one per free slot (at least one, for the run that takes
