@@ -13,7 +13,8 @@ run's history) and to RUNNING (the run's start time), and the runs' duration.
 Rows: the process pool (standby kernels, the default); the same with `--prestart 3` when
 the worker has that option (asked of `nborch worker start --help`); the process pool
 without standby kernels, a kernel started per run and `python -m papermill` per run
-(`--no-old-modes` skips these two); and docker pools (fewer runs, --docker-runs) when a
+(`--no-old-modes` skips these two; `--no-process` all of them); and docker pools (their
+runs due every --docker-spacing s, 3 by default: a container run takes longer) when a
 Docker engine answers, the docker pool type exists and an image nborch/runtime:* is present
 locally (job variables image=<it>, image_pull_policy=Never, auto_remove=true): with standby
 containers (the default), with a container started per run (standby_containers 0), and
@@ -62,6 +63,7 @@ class Setup:
     pool: str
     pool_type: str
     runs: int
+    spacing: float  # seconds between the runs' scheduled times
     extra_args: tuple[str, ...] = ()
     job_variables: dict[str, Any] | None = None
     prestart: float = 0.0
@@ -130,7 +132,7 @@ def measure(
             setup.job_variables,
             process_template(setup.mode) if setup.pool_type == "process" else None,
         )
-    print(f"{setup.label}: {setup.runs} runs, one every {args.spacing:g} s ...", flush=True)
+    print(f"{setup.label}: {setup.runs} runs, one every {setup.spacing:g} s ...", flush=True)
     with worker_process(
         home,
         setup.pool,
@@ -147,11 +149,11 @@ def measure(
         ids, created_late = [], 0
         for k in range(1, setup.runs + 1):
             run = client.create_run(
-                deployment, scheduled_time=base + timedelta(seconds=k * args.spacing)
+                deployment, scheduled_time=base + timedelta(seconds=k * setup.spacing)
             )
             created_late += run.created > run.scheduled_time
             ids.append(run.id)
-        deadline = time.monotonic() + setup.runs * args.spacing + args.timeout
+        deadline = time.monotonic() + setup.runs * setup.spacing + args.timeout
         try:
             runs = wait_all_final(client, ids, deadline, worker)
         except (RuntimeError, TimeoutError) as err:
@@ -188,10 +190,10 @@ def measure(
             f"{setup.label}: {waited} of {len(to_claim)} runs were claimed more than "
             f"{slack:g} s after their time: all {args.limit} slots were busy (a run takes "
             f"{percentile(durations, 50):.1f} s at p50 and one comes due every "
-            f"{args.spacing:g} s), so their lag includes queueing for a free slot"
+            f"{setup.spacing:g} s), so their lag includes queueing for a free slot"
         )
     return [
-        setup.label, setup.runs, len(completed),
+        setup.label, setup.runs, setup.spacing, len(completed),
         percentile(to_claim, 50), percentile(to_running, 50), percentile(to_running, 99),
         percentile(to_cell, 50), percentile(to_cell, 99), max(to_cell, default=float("nan")),
         percentile(durations, 50),
@@ -236,6 +238,34 @@ def docker_image(home: Path) -> tuple[str | None, str]:
     return found[-1], ""
 
 
+def process_setups(args: argparse.Namespace, worker_help: str, notes: list[str]) -> list[Setup]:
+    """The process pool's rows."""
+    setups = [Setup("process (standby kernels)", "bench-lag-process", "process", args.runs,
+                    args.spacing)]  # fmt: skip
+    if "--prestart" in worker_help:
+        setups.append(
+            Setup(
+                f"process --prestart {args.prestart:g}",
+                "bench-lag-prestart",
+                "process",
+                args.runs,
+                args.spacing,
+                ("--prestart", f"{args.prestart:g}"),
+                prestart=args.prestart,
+            )
+        )
+    else:
+        notes.append("prestart: not available (`nborch worker start` has no --prestart)")
+    if not args.no_old_modes:
+        setups += [
+            Setup("process, a kernel per run", "bench-lag-fresh", "process", args.runs,
+                  args.spacing, mode="fresh-kernel"),
+            Setup("process, papermill per run", "bench-lag-subprocess", "process",
+                  args.runs, args.spacing, mode="subprocess"),
+        ]  # fmt: skip
+    return setups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=100, help="runs per row (100)")
@@ -251,7 +281,15 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=2.0, help="worker's (2)")
     parser.add_argument("--limit", type=int, default=4, help="the worker's --limit (4)")
     parser.add_argument("--prestart", type=float, default=3.0, help="for the prestart row (3)")
-    parser.add_argument("--docker-runs", type=int, default=20, help="runs of the docker row (20)")
+    parser.add_argument("--docker-runs", type=int, default=100, help="runs per docker row (100)")
+    parser.add_argument(
+        "--docker-spacing",
+        type=float,
+        default=3.0,
+        help="seconds between the docker rows' scheduled times (3.0: a container run takes "
+        "longer, and with runs due faster than --limit slots free up, lag is queueing)",
+    )
+    parser.add_argument("--no-process", action="store_true", help="skip the process rows")
     parser.add_argument("--no-docker", action="store_true", help="skip the docker row")
     parser.add_argument(
         "--no-old-modes",
@@ -267,27 +305,7 @@ def main() -> None:
         help_text = nborch_cli("worker", "start", "--help", home=home)
         if help_text.returncode:
             raise SystemExit(f"nborch worker start --help failed: {help_text.stderr}")
-        setups = [Setup("process (standby kernels)", "bench-lag-process", "process", args.runs)]
-        if "--prestart" in help_text.stdout:
-            setups.append(
-                Setup(
-                    f"process --prestart {args.prestart:g}",
-                    "bench-lag-prestart",
-                    "process",
-                    args.runs,
-                    ("--prestart", f"{args.prestart:g}"),
-                    prestart=args.prestart,
-                )
-            )
-        else:
-            notes.append("prestart: not available (`nborch worker start` has no --prestart)")
-        if not args.no_old_modes:
-            setups += [
-                Setup("process, a kernel per run", "bench-lag-fresh", "process", args.runs,
-                      mode="fresh-kernel"),
-                Setup("process, papermill per run", "bench-lag-subprocess", "process",
-                      args.runs, mode="subprocess"),
-            ]  # fmt: skip
+        setups = [] if args.no_process else process_setups(args, help_text.stdout, notes)
         if args.no_docker:
             notes.append("docker: skipped (--no-docker)")
         else:
@@ -298,9 +316,9 @@ def main() -> None:
                 job = {"image": image, "image_pull_policy": "Never", "auto_remove": True}
                 setups += [
                     Setup(f"docker ({image}), standby containers", "bench-lag-docker", "docker",
-                          args.docker_runs, job_variables=job),
+                          args.docker_runs, args.docker_spacing, job_variables=job),
                     Setup("docker, a container started per run", "bench-lag-docker-plain",
-                          "docker", args.docker_runs,
+                          "docker", args.docker_runs, args.docker_spacing,
                           job_variables={**job, "standby_containers": 0}),
                 ]  # fmt: skip
                 if "--prestart" in help_text.stdout:
@@ -310,6 +328,7 @@ def main() -> None:
                             "bench-lag-docker-prestart",
                             "docker",
                             args.docker_runs,
+                            args.docker_spacing,
                             ("--prestart", f"{args.prestart:g}"),
                             job,
                             args.prestart,
@@ -319,10 +338,10 @@ def main() -> None:
         rows = [measure(client, home, setup, args, notes) for setup in setups]
     print(
         f"\nStart lag (seconds after the scheduled time), one worker --limit {args.limit} "
-        f"--poll-interval {args.poll_interval:g}, runs due every {args.spacing:g} s\n"
+        f"--poll-interval {args.poll_interval:g}, runs due one after another (every s)\n"
     )
     print_table(
-        ["pool", "runs", "completed", "claim p50", "RUNNING p50", "RUNNING p99",
+        ["pool", "runs", "every s", "completed", "claim p50", "RUNNING p50", "RUNNING p99",
          "1st cell p50", "1st cell p99", "1st cell max", "run s p50"],
         rows,
     )  # fmt: skip
