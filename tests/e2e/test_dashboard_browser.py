@@ -12,10 +12,8 @@ from types import ModuleType
 import pytest
 from support.browser import (
     ARTIFACTS_ROOT,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    UI_TIMEOUT_MS,
     JupyterLab,
+    chromium_page,
     running_lab,
 )
 from support.deployments import deploy_hello
@@ -58,61 +56,51 @@ def test_the_dashboard_shows_a_run_going_to_completed_in_jupyterlab(
     notebook_shot = ARTIFACTS / "dashboard-output-notebook.png"
     failure_shot = ARTIFACTS / "dashboard-failure.png"
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            page.goto(f"{lab.url}/lab/tree/dashboard.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
-            page.locator("text=/Python 3.*Idle/").first.wait_for()
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
-            page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
-            board = page.locator(".nborch-dashboard")
-            board.wait_for()
-            page.keyboard.press("Control+b")  # hide the file browser: room for the tables
+    with chromium_page(playwright_api, failure_shot, height=1200) as page:
+        page.goto(f"{lab.url}/lab/tree/dashboard.ipynb")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+        page.locator("text=/Python 3.*Idle/").first.wait_for()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+        page.locator(".lm-Menu-itemLabel").get_by_text("Run All Cells", exact=True).click()
+        board = page.locator(".nborch-dashboard")
+        board.wait_for()
+        page.keyboard.press("Control+b")  # hide the file browser: room for the tables
 
-            # The pool is READY: the worker heartbeats.
-            board.locator(".nborch-light[data-status='READY']").wait_for()
+        # The pool is READY: the worker heartbeats.
+        board.locator(".nborch-light[data-status='READY']").wait_for()
 
-            # Run the deployment from the dashboard's form.
-            board.locator(".lm-TabBar-tab", has_text="Deployments").click()
-            board.get_by_role("button", name="Run…").click()
-            board.locator(".nborch-parameter-name input").fill("Browser")
-            times = board.locator(".nborch-parameter-times input")
-            times.fill("3")
-            times.press("Tab")  # a number box sends its value when it loses focus
-            board.locator(".nborch-run-form").scroll_into_view_if_needed()
-            page.screenshot(path=str(form_shot))
-            board.get_by_role("button", name="Create run").click()
+        # Run the deployment from the dashboard's form.
+        board.locator(".lm-TabBar-tab", has_text="Deployments").click()
+        board.get_by_role("button", name="Run…").click()
+        board.locator(".nborch-parameter-name input").fill("Browser")
+        times = board.locator(".nborch-parameter-times input")
+        times.fill("3")
+        times.press("Tab")  # a number box sends its value when it loses focus
+        board.locator(".nborch-run-form").scroll_into_view_if_needed()
+        page.screenshot(path=str(form_shot))
+        board.get_by_role("button", name="Create run").click()
 
-            # The dashboard moves to the runs tab; its refreshes bring COMPLETED.
-            runs_tab = board.locator(".lm-TabBar-tab", has_text="Flow runs")
-            wait_for(lambda: "lm-mod-current" in (runs_tab.get_attribute("class") or ""), 60)
-            completed = board.locator(".nborch-runs .nborch-state[data-state='COMPLETED']")
-            completed.wait_for()
-            assert completed.inner_text() == "COMPLETED"
+        # The dashboard moves to the runs tab; its refreshes bring COMPLETED.
+        runs_tab = board.locator(".lm-TabBar-tab", has_text="Flow runs")
+        wait_for(lambda: "lm-mod-current" in (runs_tab.get_attribute("class") or ""), 60)
+        completed = board.locator(".nborch-runs .nborch-state[data-state='COMPLETED']")
+        completed.wait_for()
+        assert completed.inner_text() == "COMPLETED"
 
-            detail = board.locator(".nborch-run-detail")
-            detail.locator(".lm-TabBar-tab", has_text="Logs").click()
-            detail.locator(".nborch-logs", has_text="3: Hello, Browser.").wait_for()
-            detail.locator(".lm-TabBar-tab", has_text="Progress").click()
-            detail.locator(".nborch-progress").wait_for()
-            assert detail.locator(".nborch-cell[data-status='completed']").count() == 5
-            detail.scroll_into_view_if_needed()
-            page.screenshot(path=str(screenshot))
+        detail = board.locator(".nborch-run-detail")
+        detail.locator(".lm-TabBar-tab", has_text="Logs").click()
+        detail.locator(".nborch-logs", has_text="3: Hello, Browser.").wait_for()
+        detail.locator(".lm-TabBar-tab", has_text="Progress").click()
+        detail.locator(".nborch-progress").wait_for()
+        assert detail.locator(".nborch-cell[data-status='completed']").count() == 5
+        detail.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshot))
 
-            detail.locator(".lm-TabBar-tab", has_text="Output notebook").click()
-            notebook = page.frame_locator(".nborch-output-notebook")
-            notebook.get_by_text("3: Hello, Browser.").wait_for()
-            page.locator(".nborch-output-notebook").scroll_into_view_if_needed()
-            page.screenshot(path=str(notebook_shot))
-        except Exception:
-            page.screenshot(path=str(failure_shot))
-            print(f"\nscreenshot of the failure: {failure_shot}")
-            raise
-        finally:
-            browser.close()
+        detail.locator(".lm-TabBar-tab", has_text="Output notebook").click()
+        notebook = page.frame_locator(".nborch-output-notebook")
+        notebook.get_by_text("3: Hello, Browser.").wait_for()
+        page.locator(".nborch-output-notebook").scroll_into_view_if_needed()
+        page.screenshot(path=str(notebook_shot))
 
     print(f"\nscreenshots: {screenshot} (also {form_shot}, {notebook_shot})")
     [run] = sqlite_client.list_runs()

@@ -18,10 +18,8 @@ from typing import Any
 import pytest
 from support.browser import (
     ARTIFACTS_ROOT,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    UI_TIMEOUT_MS,
     JupyterLab,
+    chromium_page,
     lab_with_hello,
 )
 from support.labextension import NAME as EXTENSION
@@ -79,114 +77,102 @@ def test_deploy_run_and_see_a_notebook_complete_from_the_jupyterlab_panel(
         )
     }
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            page.goto(f"{lab.url}/lab/tree/hello.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
+    with chromium_page(playwright_api, shots["failure"], lab.log) as page:
+        page.goto(f"{lab.url}/lab/tree/hello.ipynb")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", state="visible")
 
-            # The Orchestration panel, from its tab in the left sidebar.
-            page.locator(".jp-SideBar [data-id='nborch-orchestration']").click()
-            panel = page.locator("#nborch-orchestration")
-            panel.locator(".nborch-panel-status", has_text="Updated").wait_for()
-            panel.get_by_text("No work pool yet").wait_for()
+        # The Orchestration panel, from its tab in the left sidebar.
+        page.locator(".jp-SideBar [data-id='nborch-orchestration']").click()
+        panel = page.locator("#nborch-orchestration")
+        panel.locator(".nborch-panel-status", has_text="Updated").wait_for()
+        panel.get_by_text("No work pool yet").wait_for()
 
-            # Create a pool from the panel.
-            panel.get_by_role("button", name="New pool…").click()
-            dialog = page.locator(".jp-Dialog")
-            dialog.locator("input[name='name']").fill("lab-pool")
-            dialog.locator("select[name='type']").select_option("process")
-            dialog.get_by_role("button", name="Create").click()
-            pool = panel.locator(".nborch-pool[data-name='lab-pool']")
-            pool.locator(".nborch-light[data-status='NOT_READY']").wait_for()
-            # A worker for it: the light turns green.
-            start_worker(workers, "--pool", "lab-pool")
-            pool.locator(".nborch-light[data-status='READY']").wait_for()
-            panel.locator(".nborch-worker[data-status='ONLINE']").wait_for()
-            page.screenshot(path=str(shots["1-pool-created"]))
+        # Create a pool from the panel.
+        panel.get_by_role("button", name="New pool…").click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("input[name='name']").fill("lab-pool")
+        dialog.locator("select[name='type']").select_option("process")
+        dialog.get_by_role("button", name="Create").click()
+        pool = panel.locator(".nborch-pool[data-name='lab-pool']")
+        pool.locator(".nborch-light[data-status='NOT_READY']").wait_for()
+        # A worker for it: the light turns green.
+        start_worker(workers, "--pool", "lab-pool")
+        pool.locator(".nborch-light[data-status='READY']").wait_for()
+        panel.locator(".nborch-worker[data-status='ONLINE']").wait_for()
+        page.screenshot(path=str(shots["1-pool-created"]))
 
-            # "Deploy this notebook…" from the notebook's toolbar.
-            page.locator(".jp-NotebookPanel-toolbar .nborch-deploy-button").click()
-            dialog = page.locator(".jp-Dialog .nborch-deploy-form")
-            dialog.wait_for()
-            assert dialog.locator("select[name='pool_name']").input_value() == "lab-pool"
-            assert dialog.locator("input[name='flow_name']").input_value() == "hello"
-            assert dialog.locator(".nborch-parameter-times input").input_value() == "2"
-            preview = dialog.locator(".nborch-cron-preview")
-            dialog.locator("input[name='cron']").fill("61 * * * *")
-            preview.locator(".nborch-error", has_text="minute must be 0-59").wait_for()
-            dialog.locator("input[name='cron']").fill("0 1 * * *")
-            dialog.locator("input[name='timezone']").fill("Europe/Paris")
-            preview.locator("li").nth(4).wait_for()
-            assert preview.locator("li").count() == 5
-            dialog.locator("input[name='name']").fill("from lab/panel")
-            dialog.locator(".nborch-parameter-times input").fill("4")
-            page.screenshot(path=str(shots["2-deploy-dialog"]))
-            page.locator(".jp-Dialog").get_by_role("button", name="Deploy").click()
-            # The server refuses the name: the dialog stays, and says why.
-            dialog.locator(".nborch-dialog-error", has_text="is not allowed").wait_for()
-            page.screenshot(path=str(shots["3-deploy-refused"]))
-            dialog.locator("input[name='name']").fill("from-lab")
-            page.locator(".jp-Dialog").get_by_role("button", name="Deploy").click()
-            dialog.wait_for(state="detached")
+        # "Deploy this notebook…" from the notebook's toolbar.
+        page.locator(".jp-NotebookPanel-toolbar .nborch-deploy-button").click()
+        dialog = page.locator(".jp-Dialog .nborch-deploy-form")
+        dialog.wait_for()
+        assert dialog.locator("select[name='pool_name']").input_value() == "lab-pool"
+        assert dialog.locator("input[name='flow_name']").input_value() == "hello"
+        assert dialog.locator(".nborch-parameter-times input").input_value() == "2"
+        preview = dialog.locator(".nborch-cron-preview")
+        dialog.locator("input[name='cron']").fill("61 * * * *")
+        preview.locator(".nborch-error", has_text="minute must be 0-59").wait_for()
+        dialog.locator("input[name='cron']").fill("0 1 * * *")
+        dialog.locator("input[name='timezone']").fill("Europe/Paris")
+        preview.locator("li").nth(4).wait_for()
+        assert preview.locator("li").count() == 5
+        dialog.locator("input[name='name']").fill("from lab/panel")
+        dialog.locator(".nborch-parameter-times input").fill("4")
+        page.screenshot(path=str(shots["2-deploy-dialog"]))
+        page.locator(".jp-Dialog").get_by_role("button", name="Deploy").click()
+        # The server refuses the name: the dialog stays, and says why.
+        dialog.locator(".nborch-dialog-error", has_text="is not allowed").wait_for()
+        page.screenshot(path=str(shots["3-deploy-refused"]))
+        dialog.locator("input[name='name']").fill("from-lab")
+        page.locator(".jp-Dialog").get_by_role("button", name="Deploy").click()
+        dialog.wait_for(state="detached")
 
-            deployment = panel.locator(".nborch-deployment[data-name='hello/from-lab']")
-            deployment.locator(
-                ".nborch-schedule", has_text="cron 0 1 * * * (Europe/Paris)"
-            ).wait_for()
-            # ...with its next run, once Jupyter's scheduler made it.
-            deployment.locator(".nborch-schedule", has_text=" · next ").wait_for()
-            page.screenshot(path=str(shots["4-deployed"]))
+        deployment = panel.locator(".nborch-deployment[data-name='hello/from-lab']")
+        deployment.locator(".nborch-schedule", has_text="cron 0 1 * * * (Europe/Paris)").wait_for()
+        # ...with its next run, once Jupyter's scheduler made it.
+        deployment.locator(".nborch-schedule", has_text=" · next ").wait_for()
+        page.screenshot(path=str(shots["4-deployed"]))
 
-            # Run it from the panel's parameter form.
-            deployment.get_by_role("button", name="Run…").click()
-            form = page.locator(".jp-Dialog .nborch-run-form")
-            assert form.locator(".nborch-parameter-times input").input_value() == "4"
-            form.locator(".nborch-parameter-name input").fill("Browser")
-            form.locator(".nborch-parameter-times input").fill("3")
-            page.screenshot(path=str(shots["5-run-form"]))
-            page.locator(".jp-Dialog").get_by_role("button", name="Create run").click()
-            form.wait_for(state="detached")
+        # Run it from the panel's parameter form.
+        deployment.get_by_role("button", name="Run…").click()
+        form = page.locator(".jp-Dialog .nborch-run-form")
+        assert form.locator(".nborch-parameter-times input").input_value() == "4"
+        form.locator(".nborch-parameter-name input").fill("Browser")
+        form.locator(".nborch-parameter-times input").fill("3")
+        page.screenshot(path=str(shots["5-run-form"]))
+        page.locator(".jp-Dialog").get_by_role("button", name="Create run").click()
+        form.wait_for(state="detached")
 
-            run = panel.locator(".nborch-run[data-state='COMPLETED']")
-            run.wait_for()
-            assert run.locator(".nborch-state").inner_text() == "COMPLETED"
-            run.locator(".nborch-cell[data-status='completed']").nth(4).wait_for()
-            assert run.locator(".nborch-cell[data-status='completed']").count() == 5
-            run.get_by_role("button", name="Logs").click()
-            panel.locator(".nborch-run .nborch-logs", has_text="3: Hello, Browser.").wait_for()
-            page.screenshot(path=str(shots["6-run-completed"]))
+        run = panel.locator(".nborch-run[data-state='COMPLETED']")
+        run.wait_for()
+        assert run.locator(".nborch-state").inner_text() == "COMPLETED"
+        run.locator(".nborch-cell[data-status='completed']").nth(4).wait_for()
+        assert run.locator(".nborch-cell[data-status='completed']").count() == 5
+        run.get_by_role("button", name="Logs").click()
+        panel.locator(".nborch-run .nborch-logs", has_text="3: Hello, Browser.").wait_for()
+        page.screenshot(path=str(shots["6-run-completed"]))
 
-            # The output notebook, in a tab of its own.
-            panel.locator(".nborch-run[data-state='COMPLETED']").get_by_role(
-                "button", name="Output"
-            ).click()
-            tab = page.locator(".jp-MainAreaWidget.nborch-output-tab")
-            tab.wait_for()
-            output = page.frame_locator(".nborch-output-frame")
-            output.get_by_text("3: Hello, Browser.").wait_for()
-            current = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
-            assert "(output)" in current.inner_text()
-            page.screenshot(path=str(shots["7-output-notebook"]))
+        # The output notebook, in a tab of its own.
+        panel.locator(".nborch-run[data-state='COMPLETED']").get_by_role(
+            "button", name="Output"
+        ).click()
+        tab = page.locator(".jp-MainAreaWidget.nborch-output-tab")
+        tab.wait_for()
+        output = page.frame_locator(".nborch-output-frame")
+        output.get_by_text("3: Hello, Browser.").wait_for()
+        current = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+        assert "(output)" in current.inner_text()
+        page.screenshot(path=str(shots["7-output-notebook"]))
 
-            # The same command is in the file browser's context menu and the palette.
-            page.locator(".jp-SideBar [data-id='filebrowser']").click()
-            page.locator(".jp-DirListing-item[data-file-type='notebook']", has_text="hello").click(
-                button="right"
-            )
-            page.locator(".lm-Menu-itemLabel", has_text="Deploy this notebook…").wait_for()
-            page.keyboard.press("Escape")
-            page.keyboard.press("Control+Shift+c")
-            page.locator(".lm-CommandPalette-input").fill("Deploy this notebook")
-            page.locator(".lm-CommandPalette-item", has_text="Deploy this notebook…").wait_for()
-        except Exception:
-            page.screenshot(path=str(shots["failure"]))
-            print(f"\nscreenshot of the failure: {shots['failure']}\n{lab.log.read_text()[-3000:]}")
-            raise
-        finally:
-            browser.close()
+        # The same command is in the file browser's context menu and the palette.
+        page.locator(".jp-SideBar [data-id='filebrowser']").click()
+        page.locator(".jp-DirListing-item[data-file-type='notebook']", has_text="hello").click(
+            button="right"
+        )
+        page.locator(".lm-Menu-itemLabel", has_text="Deploy this notebook…").wait_for()
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+c")
+        page.locator(".lm-CommandPalette-input").fill("Deploy this notebook")
+        page.locator(".lm-CommandPalette-item", has_text="Deploy this notebook…").wait_for()
 
     print("\nscreenshots: " + ", ".join(str(p) for n, p in shots.items() if n != "failure"))
     # (The schedule made a SCHEDULED run for its next time too.)

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 from support.browser import (
     ARTIFACTS_ROOT,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    UI_TIMEOUT_MS,
     JupyterLab,
+    chromium_page,
     lab_with_hello,
     playwright_or_skip,
 )
@@ -56,41 +54,30 @@ def test_a_run_whose_answer_was_lost_is_created_once_and_shown(
         else:
             route.continue_()
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.set_default_timeout(UI_TIMEOUT_MS)
-        try:
-            page.goto(f"{lab.url}/lab")
-            page.locator(".jp-SideBar [data-id='nborch-orchestration']").click()
-            panel = page.locator("#nborch-orchestration")
-            deployment = panel.locator(".nborch-deployment[data-name='hello/daily']")
-            deployment.wait_for()
-            page.route("**/nborch/api/v1/flow-runs", lose_the_first_answer)
+    with chromium_page(playwright_api, SHOT, lab.log) as page:
+        page.goto(f"{lab.url}/lab")
+        page.locator(".jp-SideBar [data-id='nborch-orchestration']").click()
+        panel = page.locator("#nborch-orchestration")
+        deployment = panel.locator(".nborch-deployment[data-name='hello/daily']")
+        deployment.wait_for()
+        page.route("**/nborch/api/v1/flow-runs", lose_the_first_answer)
 
-            deployment.get_by_role("button", name="Run…").click()
-            form = page.locator(".jp-Dialog .nborch-run-form")
-            form.locator(".nborch-parameter-name input").fill("Lost")
-            page.locator(".jp-Dialog").get_by_role("button", name="Create run").click()
-            # The dialog closes on success; on failure it stays and says why.
-            page.wait_for_function(
-                """() => {
-                    const form = document.querySelector('.nborch-run-form');
-                    return !form || !!form.querySelector('.nborch-dialog-error')?.textContent;
-                }"""
-            )
-            refusal = form.locator(".nborch-dialog-error")
-            assert form.count() == 0, f"the dialog stayed, saying: {refusal.inner_text()}"
+        deployment.get_by_role("button", name="Run…").click()
+        form = page.locator(".jp-Dialog .nborch-run-form")
+        form.locator(".nborch-parameter-name input").fill("Lost")
+        page.locator(".jp-Dialog").get_by_role("button", name="Create run").click()
+        # The dialog closes on success; on failure it stays and says why.
+        page.wait_for_function(
+            """() => {
+                const form = document.querySelector('.nborch-run-form');
+                return !form || !!form.querySelector('.nborch-dialog-error')?.textContent;
+            }"""
+        )
+        refusal = form.locator(".nborch-dialog-error")
+        assert form.count() == 0, f"the dialog stayed, saying: {refusal.inner_text()}"
 
-            [run] = sqlite_client.list_runs(deployment="hello/daily")
-            panel.locator(f".nborch-run[data-id='{run.id}']").wait_for()
-        except Exception:
-            SHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOT))
-            print(f"\nscreenshot of the failure: {SHOT}\n{lab.log.read_text()[-3000:]}")
-            raise
-        finally:
-            browser.close()
+        [run] = sqlite_client.list_runs(deployment="hello/daily")
+        panel.locator(f".nborch-run[data-id='{run.id}']").wait_for()
 
     assert len(posts) == 2, posts
     keys = [headers.get("idempotency-key") for headers in posts]

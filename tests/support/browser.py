@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,25 @@ def lab_with_hello(tmp_path: Path) -> Iterator[JupyterLab]:
     shutil.copy(HELLO, root / "hello.ipynb")
     with running_lab(root, tmp_path / "lab-state") as lab:
         yield lab
+
+
+@contextmanager
+def chromium_page(
+    playwright_api: ModuleType, failure_shot: Path, log: Path | None = None, height: int = 1000
+) -> Iterator[Any]:
+    """A page of headless Chromium for the block. When the block fails, a screenshot goes
+    to `failure_shot` and its path (and the tail of `log`) is printed before the error."""
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": height})
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        try:
+            yield page
+        except Exception:
+            failure_shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(failure_shot))
+            tail = f"\n{log.read_text()[-3000:]}" if log else ""
+            print(f"\nscreenshot of the failure: {failure_shot}{tail}")
+            raise
+        finally:
+            browser.close()
