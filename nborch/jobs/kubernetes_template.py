@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nborch.jobs.variables import COMMON_VARIABLES, DEFAULT_RUNTIME_IMAGE, STRING_MAP
+from nborch.jobs.variables import COMMON_VARIABLES, DOCKER_VARIABLES, STRING_MAP
 
 _QUANTITY = {"type": ["string", "null"], "pattern": "^[0-9.]+[a-zA-Z]*$", "default": None}
 
@@ -26,26 +26,13 @@ KUBERNETES_VARIABLES: dict[str, Any] = {
         "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         "default": "default",
     },
-    "image": {
-        "title": "Image",
-        "description": "The container's image; it needs papermill and a kernel, not nborch.",
-        "type": "string",
-        "minLength": 1,
-        "default": DEFAULT_RUNTIME_IMAGE,
-    },
+    # What a container runs: as in a docker pool.
+    "image": DOCKER_VARIABLES["image"],
     "image_pull_policy": {
-        "title": "Image pull policy",
-        "enum": ["Always", "IfNotPresent", "Never"],
-        "default": "IfNotPresent",
+        **DOCKER_VARIABLES["image_pull_policy"],
+        "description": "The pod's imagePullPolicy: Always, IfNotPresent on the node, or Never.",
     },
-    "command": {
-        "title": "papermill command",
-        "description": "How papermill starts in the image; the run's arguments follow it.",
-        "type": "array",
-        "items": {"type": "string"},
-        "minItems": 1,
-        "default": ["papermill"],
-    },
+    "command": DOCKER_VARIABLES["command"],
     "labels": {
         "title": "Labels",
         "description": "Labels of the Job and its pod, besides nborch's own.",
