@@ -253,3 +253,68 @@ def fresh_database(server: PostgresServer) -> Iterator[str]:
     finally:
         close_stores()
         drop_database(server, name)
+
+
+# ---- docker pools ------------------------------------------------------------------------
+
+NBORCH = [sys.executable, "-m", "nborch.cli.main"]
+
+
+def nborch_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NBORCH_HOME": str(home)}
+    env.pop("NBORCH_DATABASE_URL", None)
+    return subprocess.run([*NBORCH, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def docker_image(home: Path) -> tuple[str | None, str]:
+    """The runtime image to use for a docker pool (the newest local `nborch/runtime:*`), or
+    None and why not."""
+    if shutil.which("docker") is None:
+        return None, "no docker command on PATH"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
+    if info.returncode:
+        return None, f"the Docker engine does not answer: {info.stderr.strip()[-300:]}"
+    template = nborch_cli(
+        "work-pool", "get-default-base-job-template", "--type", "docker", home=home
+    )
+    if template.returncode:
+        return None, f"no docker pool type: {template.stderr.strip()[-300:]}"
+    images = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = sorted(
+        line for line in images.stdout.split() if line.split(":")[0].startswith("nborch/runtime")
+    )
+    if not found:
+        return None, "no image nborch/runtime:* present (build it: nborch image build-runtime)"
+    return found[-1], ""
+
+
+def remove_containers(pool: str) -> None:
+    """Containers the worker left of this benchmark's pool (auto_remove should leave none)."""
+    found = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label=io.nborch.pool={pool}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if ids := found.stdout.split():
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, timeout=120)
+
+
+def ready_standby(engine: Any, pool: str) -> list[Any]:
+    """The pool's standby containers (docker SDK containers) that are ready for a run and
+    not handed one yet; `engine` is a `docker.DockerClient`."""
+    from nborch.containers.spec import LABEL_POOL, LABEL_STANDBY, LABEL_STANDBY_DIR
+    from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
+
+    ready = []
+    labels = [f"{LABEL_STANDBY}=true", f"{LABEL_POOL}={pool}"]
+    for container in engine.containers.list(filters={"label": labels, "status": "running"}):
+        folder = StandbyFolder(Path(container.labels[LABEL_STANDBY_DIR]))
+        if read_assignment(folder) is None and is_ready(folder):
+            ready.append(container)
+    return ready

@@ -26,6 +26,7 @@ from common import (
     deploy_trivial,
     median,
     print_table,
+    ready_standby,
     temp_home,
     timed,
     wait_for_worker,
@@ -38,22 +39,10 @@ from throughput import measure
 
 from nborch.client import LocalClient
 from nborch.containers.runtime_image import build_runtime_image
-from nborch.containers.spec import LABEL_POOL, LABEL_STANDBY, LABEL_STANDBY_DIR
-from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
 from nborch.jobs import default_base_job_template
 from nborch.models import PoolType, StateType
 
 DOCKER_JOB = {"image_pull_policy": "Never", "auto_remove": True}
-
-
-def standby_ready(engine: docker.DockerClient, pool: str) -> bool:
-    """The pool's worker has a standby container ready for a run."""
-    labels = [f"{LABEL_STANDBY}=true", f"{LABEL_POOL}={pool}"]
-    for row in engine.api.containers(filters={"label": labels, "status": "running"}):
-        folder = StandbyFolder(Path(row["Labels"][LABEL_STANDBY_DIR]))
-        if read_assignment(folder) is None and is_ready(folder):
-            return True
-    return False
 
 
 def docker_runs(home: Path, runs: int, standby: int) -> list[float]:
@@ -73,7 +62,7 @@ def docker_runs(home: Path, runs: int, standby: int) -> list[float]:
         for _ in range(runs):
             deadline = time.monotonic() + 60
             if standby:
-                while not standby_ready(engine, pool) and time.monotonic() < deadline:
+                while not ready_standby(engine, pool) and time.monotonic() < deadline:
                     time.sleep(0.05)
             else:
                 time.sleep(2)

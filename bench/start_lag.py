@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -40,10 +38,13 @@ from typing import Any
 
 from common import (
     deploy_trivial,
+    docker_image,
     load_average,
+    nborch_cli,
     percentile,
     print_table,
     process_template,
+    remove_containers,
     temp_home,
     wait_for_worker,
     worker_log,
@@ -53,8 +54,6 @@ from common import (
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
 from nborch.timeutil import utcnow
-
-NBORCH = [sys.executable, "-m", "nborch.cli.main"]
 
 
 @dataclass
@@ -68,12 +67,6 @@ class Setup:
     job_variables: dict[str, Any] | None = None
     prestart: float = 0.0
     mode: str = "standby"  # a process pool's: see common.PROCESS_MODES
-
-
-def nborch_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NBORCH_HOME": str(home)}
-    env.pop("NBORCH_DATABASE_URL", None)
-    return subprocess.run([*NBORCH, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def first_cell_start(run: FlowRun) -> datetime | None:
@@ -198,44 +191,6 @@ def measure(
         percentile(to_cell, 50), percentile(to_cell, 99), max(to_cell, default=float("nan")),
         percentile(durations, 50),
     ]  # fmt: skip
-
-
-def remove_containers(pool: str) -> None:
-    """Containers the worker left of this benchmark's pool (auto_remove should leave none)."""
-    found = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label=io.nborch.pool={pool}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if ids := found.stdout.split():
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, timeout=120)
-
-
-def docker_image(home: Path) -> tuple[str | None, str]:
-    """The runtime image to use for the docker row, or None and why not."""
-    if shutil.which("docker") is None:
-        return None, "no docker command on PATH"
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=60)
-    if info.returncode:
-        return None, f"the Docker engine does not answer: {info.stderr.strip()[-300:]}"
-    template = nborch_cli(
-        "work-pool", "get-default-base-job-template", "--type", "docker", home=home
-    )
-    if template.returncode:
-        return None, f"no docker pool type: {template.stderr.strip()[-300:]}"
-    images = subprocess.run(
-        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    found = sorted(
-        line for line in images.stdout.split() if line.split(":")[0].startswith("nborch/runtime")
-    )
-    if not found:
-        return None, "no image nborch/runtime:* present (build it: nborch image build-runtime)"
-    return found[-1], ""
 
 
 def process_setups(args: argparse.Namespace, worker_help: str, notes: list[str]) -> list[Setup]:
