@@ -5,9 +5,18 @@ from __future__ import annotations
 import os
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nborch.errors import ValidationError
+
+# Lengths of time in seconds: some must be above zero (a loop that waits 0 s spins).
+Seconds = Annotated[float, Field(gt=0)]
+SecondsOrZero = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=1)]
 
 
 class Settings(BaseSettings):
@@ -22,43 +31,43 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=lambda: Path.home() / ".nborch")
     database_url: str | None = None
     # A worker heartbeats this often (seconds) ...
-    heartbeat_interval: float = 10.0
+    heartbeat_interval: Seconds = 10.0
     # ... and counts as gone once its last heartbeat is older than this: its pool turns
     # NOT_READY and the runs it held are marked CRASHED.
-    worker_timeout: float = 30.0
+    worker_timeout: Seconds = 30.0
     # How often a worker looks for new runs when nothing wakes it earlier.
-    poll_interval: float = 2.0
+    poll_interval: Seconds = 2.0
     # How often a worker with runs in hand checks whether any of them was cancelled.
-    cancel_check_interval: float = 0.5
+    cancel_check_interval: Seconds = 0.5
     # SIGTERM first, SIGKILL after this many seconds.
-    kill_grace_period: float = 5.0
+    kill_grace_period: SecondsOrZero = 5.0
     # The scheduler ticks this often (in whichever process holds its lease) ...
-    scheduler_interval: float = 5.0
+    scheduler_interval: Seconds = 5.0
     # ... making runs for every schedule's times up to this far ahead (at least the next one),
-    scheduler_horizon: float = 600.0
+    scheduler_horizon: SecondsOrZero = 600.0
     # at most this many per schedule and tick, and at most this many missed times per
     # schedule when its catch-up policy is `all`.
-    scheduler_max_runs: int = 100
+    scheduler_max_runs: Count = 100
     # A tick makes runs for at most about this many (whole schedules, soonest first) and
     # the scheduler ticks again at once for the rest: its write transaction stays short,
     # which matters on SQLite, where every worker's claim waits for it.
-    scheduler_batch: int = 2000
+    scheduler_batch: Count = 2000
     # A run still waiting this long after its time is LATE.
-    late_after: float = 30.0
+    late_after: SecondsOrZero = 30.0
     # Workers take runs this many seconds before their time and start their kernels, so the
     # first cell runs on time (0: take runs when they are due).
-    prestart: float = 0.0
+    prestart: SecondsOrZero = 0.0
     # A process worker's standby kernels (started ahead, each serving one run) are shut
     # down and started afresh once they have waited this many seconds.
-    standby_recycle_after: float = 600.0
+    standby_recycle_after: Seconds = 600.0
     # A server to use instead of the local store (`nborch server start`, or a Jupyter server
     # with the extension: its URL + "/nborch"), and the API key (or Jupyter token) for it.
     api_url: str | None = None
     api_key: SecretStr | None = None
     # How long a call keeps trying while the server cannot be reached: a command gives up
     # soon, a worker waits for the server to come back with its runs' states and logs.
-    api_retry_for: float = 10.0
-    worker_api_retry_for: float = 600.0
+    api_retry_for: SecondsOrZero = 10.0
+    worker_api_retry_for: SecondsOrZero = 600.0
     # The Fernet key that encrypts secrets in the store. Unset: the key file
     # `$NBORCH_HOME/secret.key`, made on first use. Every process that sets or resolves
     # secrets of one store needs the same key.
@@ -78,7 +87,25 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except PydanticValidationError as err:
+        raise ValidationError(_explain(err)) from None
+
+
+def _explain(err: PydanticValidationError) -> str:
+    """Which environment variables are wrong, and why (pydantic names the fields)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    wrong = []
+    for problem in err.errors():
+        variable = prefix + ".".join(map(str, problem["loc"])).upper()
+        given = os.environ.get(variable, problem.get("input"))
+        wrong.append(f"{variable}={given!r}: {problem['msg']}")
+    it = "it" if len(wrong) == 1 else "each"
+    return (
+        "; ".join(wrong) + f". Set {it} to a valid value, or unset {it} for the default "
+        "(the README's Settings table lists them)."
+    )
 
 
 def reset_settings() -> None:

@@ -300,7 +300,7 @@ def schedule_runs(store: Store, now: datetime) -> tuple[int, bool]:
     most; returns how many were made and whether due schedules were left for later."""
     settings = get_settings()
     horizon_end = now + timedelta(seconds=settings.scheduler_horizon)
-    batch = max(1, settings.scheduler_batch)
+    batch = settings.scheduler_batch
     with store.write() as session:
         # One schedule more than a batch can take: when it is there, there is more to do.
         due = _due_schedules(session, horizon_end, batch + 1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pytest
 from support.cli import Invoke, as_json, error_line, ok
 
 from nborch.cli.main import cli
+from nborch.settings import reset_settings
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = str(REPO / "notebooks" / "hello.ipynb")
@@ -371,3 +373,26 @@ def test_help_works_for_every_command(nborch: Invoke) -> None:
 def test_version(nborch: Invoke) -> None:
     result = ok(nborch("--version"))
     assert "version" in result.stdout
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("NBORCH_SCHEDULER_BATCH", "abc", "valid integer"),
+        ("NBORCH_POLL_INTERVAL", "0", "greater than 0"),
+        ("NBORCH_SCHEDULER_MAX_RUNS", "-1", "greater than or equal to 1"),
+    ],
+)
+def test_a_bad_setting_names_its_variable_and_the_fix(
+    nborch: Invoke, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    reset_settings()
+    try:
+        error_line(nborch("work-pool", "ls"), f"{variable}='{value}'", reason, "or unset it")
+    finally:
+        monkeypatch.delenv(variable)
+        reset_settings()
