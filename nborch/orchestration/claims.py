@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 
 from nborch.models import FlowRun
@@ -114,13 +114,24 @@ def next_run_time(
     now = (now or utcnow()) + timedelta(seconds=lookahead)
     with store.read() as session:
         pool = pool_by_name(session, pool_name)
-        return session.scalar(
-            select(func.min(FlowRunRow.scheduled_time)).where(
-                FlowRunRow.pool_id == pool.id,
-                FlowRunRow.state.in_(WAITING),
-                FlowRunRow.scheduled_time > now,
+        # One state at a time, the first by time: the first entry of the index on (pool,
+        # state, time) past `now`. With `state IN (...)` or `min()` PostgreSQL could read
+        # every waiting run instead (65-95 ms with the 100,000 runs that 10,000 minute
+        # crons keep ahead, before it had statistics on them).
+        soonest = [
+            session.scalar(
+                select(FlowRunRow.scheduled_time)
+                .where(
+                    FlowRunRow.pool_id == pool.id,
+                    FlowRunRow.state == state,
+                    FlowRunRow.scheduled_time > now,
+                )
+                .order_by(FlowRunRow.scheduled_time)
+                .limit(1)
             )
-        )
+            for state in WAITING
+        ]
+        return min((t for t in soonest if t is not None), default=None)
 
 
 def watch_pool(store: Store, pool_name: str, on_work: Callable[[], None]) -> Watch:

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from support.deployments import deploy_hello
 
 from nborch.client import LocalClient
@@ -14,6 +15,7 @@ from nborch.errors import ConflictError, NotFoundError, ParameterError, Validati
 from nborch.models import StateType as S
 from nborch.orchestration import claims, runs
 from nborch.settings import get_settings
+from nborch.store.tables import FlowRunRow
 from nborch.timeutil import utcnow
 
 
@@ -194,6 +196,24 @@ def test_next_run_time_skips_runs_within_the_lookahead(client: LocalClient, pool
     # A worker with --prestart 3 was offered `soon` by its last claim: it sleeps for `later`.
     assert claims.next_run_time(client.store, pool, lookahead=3, now=now) == later.scheduled_time
     assert claims.next_run_time(client.store, pool, lookahead=60, now=now) is None
+
+
+def test_next_run_time_is_the_soonest_waiting_run_late_or_scheduled(
+    client: LocalClient, pool: str
+) -> None:
+    deploy_hello(client, pool)
+    now = utcnow()
+    times = {k: now + timedelta(seconds=k) for k in (1, 5, 10)}
+    runs = {k: client.create_run("hello/demo", scheduled_time=t) for k, t in times.items()}
+    with client.store.write() as session:  # states as another clock would have made them
+        for k, state in ((1, S.RUNNING), (5, S.LATE)):
+            session.execute(
+                sa.update(FlowRunRow)
+                .where(FlowRunRow.id == str(runs[k].id))
+                .values(state=state.value)
+            )
+    assert claims.next_run_time(client.store, pool, now=now) == times[5]
+    assert claims.next_run_time(client.store, pool, lookahead=6, now=now) == times[10]
 
 
 def test_output_notebook_is_stored_and_read_whole(client: LocalClient, pool: str) -> None:
