@@ -112,6 +112,39 @@ def test_higher_priority_queue_is_served_first(
     assert [r.id for r in client.claim_runs(pool, worker_id, 1)] == [urgent.id]
 
 
+def test_claims_go_by_priority_then_time_across_queues_and_states(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
+    client.create_queue(pool, "a", priority=1)
+    client.create_queue(pool, "b", priority=1)  # as urgent as "a": the two by time
+    client.update_queue(pool, "default", priority=2)
+    for name, queue in (("da", "a"), ("db", "b"), ("dd", "default")):
+        deploy_hello(client, pool, name=name, work_queue_name=queue)
+    now = utcnow()
+
+    def run(deployment: str, seconds_ago: int) -> uuid.UUID:
+        at = now - timedelta(seconds=seconds_ago)
+        return client.create_run(f"hello/{deployment}", scheduled_time=at).id
+
+    late, b, a, low, orphan = (
+        run("da", 30),
+        run("db", 20),
+        run("da", 10),
+        run("dd", 40),
+        run("dd", 50),
+    )
+    with client.store.write() as session:  # one LATE, one whose queue was deleted
+        session.execute(
+            sa.update(FlowRunRow).where(FlowRunRow.id == str(late)).values(state="LATE")
+        )
+        session.execute(
+            sa.update(FlowRunRow).where(FlowRunRow.id == str(orphan)).values(queue_id=None)
+        )
+    order = [client.claim_runs(pool, worker_id, 1)[0].id for _ in range(5)]
+    assert order == [late, b, a, low, orphan]
+    assert client.claim_runs(pool, worker_id, 1) == []
+
+
 def test_every_state_change_is_stored_with_its_time(
     client: LocalClient, pool: str, worker_id: uuid.UUID
 ) -> None:
