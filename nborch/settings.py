@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     cancel_check_interval: Seconds = 0.5
     # SIGTERM first, SIGKILL after this many seconds.
     kill_grace_period: SecondsOrZero = 5.0
+    # A worker told to stop (SIGTERM) lets its runs finish for at most this many seconds,
+    # then stops them (a second signal stops them at once).
+    stop_grace_period: SecondsOrZero = 60.0
+    # A run whose kernel or container shows no sign of life (process gone, kernel loop
+    # stuck, container ended unseen) for this many seconds is ended CRASHED (and retried
+    # as its deployment allows): heartbeats prove the worker lives, not its runs.
+    silent_run_timeout: Seconds = 60.0
     # The scheduler ticks this often (in whichever process holds its lease) ...
     scheduler_interval: Seconds = 5.0
     # ... making runs for every schedule's times up to this far ahead (at least the next one),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -16,6 +17,8 @@ T = TypeVar("T")
 class KernelLoop:
     def __init__(self, name: str = "kernels") -> None:
         self.loop = asyncio.new_event_loop()
+        self._pinged_at: float | None = None  # see unanswered_for
+        self._answered_at = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -30,6 +33,27 @@ class KernelLoop:
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run `coroutine` on the loop and wait for its result (from another thread)."""
         return self.submit(coroutine).result(timeout)
+
+    def unanswered_for(self) -> float:
+        """Seconds the loop has left a callback waiting (0 while it keeps up): asks it
+        again when it has answered, never waits."""
+        now = time.monotonic()
+        if self._pinged_at is not None and self._answered_at < self._pinged_at:
+            return now - self._pinged_at
+        self._pinged_at = now
+        self.loop.call_soon_threadsafe(self._answer)
+        return 0.0
+
+    def _answer(self) -> None:
+        self._answered_at = time.monotonic()
+
+    def responds(self, timeout: float) -> bool:
+        """Does the loop run a callback within `timeout` seconds (is it not stuck)?"""
+        if self.loop.is_closed():
+            return False
+        answered = threading.Event()
+        self.loop.call_soon_threadsafe(answered.set)
+        return answered.wait(timeout)
 
     def call(self, callback: Any, *args: Any) -> None:
         """Call `callback(*args)` on the loop, soon; from any thread."""

@@ -93,6 +93,9 @@ def judge_outcome(
     if oom is not None:
         detail = oom[len(OUT_OF_MEMORY) :].lstrip(": ")
         return Outcome(StateType.CRASHED, f"Out of memory: {detail}", failure)
+    died = next((line for line in log_tail if "KernelDied:" in line), None)
+    if died is not None:  # the kernel's process ended on its own: what it said last
+        return Outcome(StateType.CRASHED, died.split("KernelDied:", 1)[1].strip())
     timeout = next((line for line in log_tail if "CellTimeoutError" in line), None)
     if timeout is not None:  # nbclient interrupts the kernel: the cell shows KeyboardInterrupt
         detail = timeout.split("CellTimeoutError:", 1)[-1].strip()

@@ -11,7 +11,7 @@ kernel that is already up instead of waiting for one to start.
   setting). A run that takes a kernel triggers a replacement; kernels beyond the number
   wanted are not shut down (the next runs take them), only not replaced.
 - Idle kernels are recycled (shut down and started afresh) after `recycle_after` seconds;
-  one that dies while waiting is dropped and replaced.
+  one that dies while waiting (or starting) is dropped and replaced the moment it dies.
 
 All state lives on the `KernelLoop`; the public methods may be called from any thread.
 """
@@ -22,10 +22,8 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import zmq.asyncio
-
 from nborch.execution.kernel_loop import KernelLoop
-from nborch.execution.kernels import Kernel, KernelRecipe
+from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 
 MAX_RECIPES = 4
 MAINTENANCE_INTERVAL = 2.0
@@ -38,14 +36,14 @@ class StandbyKernels:
     def __init__(
         self,
         loop: KernelLoop,
-        context: zmq.asyncio.Context,
+        host: KernelHost,
         wanted: Callable[[], int],
         *,
         recycle_after: float,
         on_error: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self.loop = loop
-        self.context = context
+        self.host = host
         self.wanted = wanted
         self.recycle_after = recycle_after
         self.on_error = on_error
@@ -111,7 +109,7 @@ class StandbyKernels:
         chosen: Kernel | None = candidates[0] if candidates else None
         if chosen is not None:
             self.kernels.remove(chosen)
-            if chosen.is_ready and not await chosen.is_alive():
+            if chosen.exited.done():  # died a moment ago; its replacement is on the way
                 await chosen.shutdown(now=True)
                 chosen = None
         if any(k.recipe == recipe for k in self.kernels) or recipe in self._spawning:
@@ -164,7 +162,7 @@ class StandbyKernels:
 
     async def _start(self, recipe: KernelRecipe) -> None:
         try:
-            kernel = await Kernel.spawn(recipe, self.context)
+            kernel = await Kernel.spawn(recipe, self.host)
         except Exception as err:
             self.on_error(f"could not start a standby {recipe.describe()}: {err}")
             return
@@ -174,14 +172,28 @@ class StandbyKernels:
             await kernel.shutdown(now=True)
             return
         self.kernels.append(kernel)
+        kernel.exited.add_done_callback(lambda _: self._replace_dead(kernel, if_ready=True))
         try:
             await kernel.ready
         except asyncio.CancelledError:
             return
         except Exception as err:
             self.on_error(f"standby {recipe.describe()} did not become ready: {err}")
-            if kernel in self.kernels:
-                self._discard(kernel)
+            # Not kept ready again until a run needs it (learn): a kernel that cannot
+            # start would otherwise be started again and again.
+            if recipe in self.recipes and kernel in self.kernels:
+                self.recipes.remove(recipe)
+            self._replace_dead(kernel)
+
+    def _replace_dead(self, kernel: Kernel, *, if_ready: bool = False) -> None:
+        """A standby kernel died (or never became ready) before any run took it: it costs
+        no run; a fresh one is started at once. (One that dies while starting is handled
+        when its start fails: `if_ready` leaves it to that.)"""
+        if if_ready and not kernel.is_ready:
+            return
+        if kernel in self.kernels:
+            self._discard(kernel)
+            self._rebalance()
 
     async def _drop_dead_and_old(self) -> None:
         now = time.monotonic()

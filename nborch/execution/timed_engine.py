@@ -2,12 +2,15 @@
 the first cell: workers launch a run a few seconds early (`--prestart`) and its notebook
 still begins exactly on time. `timed_papermill` runs papermill with it as engine `nborch`.
 
-The time comes in the environment as NBORCH_START_AT (seconds since the epoch).
+The time comes in the environment as NBORCH_START_AT (seconds since the epoch). The kernel
+talks over IPC rather than TCP: no port is chosen by papermill and bound later by the
+kernel, the race in which kernels started at once take each other's ports.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from typing import Any
 
@@ -15,7 +18,9 @@ from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
+from traitlets.config import Config
 
+from nborch.execution.kernels import ipc_address, sockets_folder
 from nborch.execution.papermill_command import START_AT
 
 
@@ -30,7 +35,8 @@ class _TimedNotebookClient(PapermillNotebookClient):  # type: ignore[misc]
 
 
 class TimedEngine(NBClientEngine):  # type: ignore[misc]
-    """papermill's nbclient engine with the wait above; otherwise the same."""
+    """papermill's nbclient engine with the wait above and its kernel on IPC sockets in a
+    folder of its own; otherwise the same."""
 
     @classmethod
     def execute_managed_notebook(
@@ -56,4 +62,9 @@ class TimedEngine(NBClientEngine):  # type: ignore[misc]
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
-        return _TimedNotebookClient(nb_man, **final_kwargs).execute()
+        sockets = sockets_folder()
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": ipc_address(sockets)}})
+        try:
+            return _TimedNotebookClient(nb_man, config=ipc, **final_kwargs).execute()
+        finally:
+            shutil.rmtree(sockets, ignore_errors=True)

@@ -5,9 +5,15 @@ state reporting, logs, a run's secrets (values put in before launch, masked in i
 output notebook: `run_secrets`) and shutdown. A pool type writes only how to `launch` a run's
 infrastructure, `wait` for it and `stop` it.
 
-Shutdown: the first SIGTERM/SIGINT stops claiming and lets runs in hand finish; a second
-one stops their infrastructure: runs that had not started go back to SCHEDULED for another
-worker, running ones are marked CRASHED (and retried if their deployment allows).
+Shutdown: the first SIGTERM/SIGINT stops claiming and lets runs in hand finish for at most
+NBORCH_STOP_GRACE_PERIOD seconds; then, or at a second signal, their infrastructure is
+stopped: runs that had not started go back to SCHEDULED for another worker, running ones are
+marked CRASHED (and retried if their deployment allows). Nothing a stuck launch holds can
+hold the stop up.
+
+Heartbeats prove the worker lives, not its runs: a watchdog asks each pool type whether a
+run's infrastructure shows signs of life (`silence`), and ends a run that has shown none for
+NBORCH_SILENT_RUN_TIMEOUT seconds CRASHED, saying what it saw.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -37,11 +44,15 @@ from nborch.workers.logs import LogShipper
 from nborch.workers.output_handover import hand_over_output, with_local_output
 from nborch.workers.run_secrets import RunSecrets
 
+# Beyond the kill grace period, how long stopping waits for runs' threads to end.
+JOIN_SPARE = 5.0
 # How many runs one poll claims when the worker has no --limit.
 _UNLIMITED_BATCH = 16
 # The longest an idle worker of a server waits in one claim for runs to come (a long poll);
 # a worker told to stop while it waits stops at the latest this much later.
 LONG_POLL_MAX = 5.0
+# The watchdog looks at each run this often (or twice per NBORCH_SILENT_RUN_TIMEOUT).
+WATCH_INTERVAL = 2.0
 
 
 @dataclass
@@ -51,9 +62,13 @@ class ActiveRun:
     run: FlowRun
     handle: Any = None
     cancel_requested: bool = False
+    launching: bool = False  # its infrastructure is being (or has been) launched
     abandoned: bool = False  # stopped by a forced shutdown; reported by the shutdown itself
+    silent_since: float | None = None  # time.monotonic() the watchdog first saw no life
+    silenced: str | None = None  # why the watchdog ended it
     started: threading.Event = field(default_factory=threading.Event)
-    launch_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Guards launching/abandoned/handle; held for an instant, never while launching.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class BaseWorker(ABC):
@@ -126,6 +141,12 @@ class BaseWorker(ABC):
         """What identifies the infrastructure to a person (a pid, a container id)."""
         return None
 
+    def silence(self, handle: Any) -> str | None:
+        """Why the run's infrastructure shows no sign of life now (its process is gone, its
+        container ended while `wait` did not return), or None while it does or nobody can
+        tell. Called from the watchdog's thread."""
+        return None
+
     def holds_first_cell_of(self, run: FlowRun, job: dict[str, Any]) -> bool:
         """Can this run's infrastructure start before its time and hold its first cell until
         then? `holds_first_cell`, unless the pool type decides run by run."""
@@ -174,6 +195,7 @@ class BaseWorker(ABC):
         )
         heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         heartbeat.start()
+        threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True).start()
         holder = f"{self.name} ({self.id})"
         if self.run_scheduler and self.run_once:
             # A worker run from cron with --run-once: make the due runs before claiming.
@@ -208,17 +230,22 @@ class BaseWorker(ABC):
         self._wake.set()
 
     def request_stop(self, force: bool = False) -> None:
-        """Stop claiming; with `force`, also stop the runs in hand."""
+        """Stop claiming; with `force` (or NBORCH_STOP_GRACE_PERIOD later), also stop the
+        runs in hand."""
         first = not self._stopping.is_set()
         self._stopping.set()
         self._wake.set()
         if force:
             self._abandon_active_runs()
         elif first and self.active_runs:
+            grace = get_settings().stop_grace_period
             self.echo(
-                f"Stopping: waiting for {self.active_runs} run(s) to finish "
+                f"Stopping: waiting for {self.active_runs} run(s) to finish, at most {grace:g} s "
                 "(signal again to stop them now)."
             )
+            timer = threading.Timer(grace, self._abandon_active_runs)
+            timer.daemon = True
+            timer.start()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -283,6 +310,32 @@ class BaseWorker(ABC):
         while not self._stopped.wait(self.heartbeat_interval):
             self._safe(self.client.heartbeat, self.id)
 
+    def _watchdog_loop(self) -> None:
+        timeout = get_settings().silent_run_timeout
+        while not self._stopped.wait(min(WATCH_INTERVAL, timeout / 2)):
+            with self._lock:
+                held = list(self._active.values())
+            for active in held:
+                self._safe(self._watch, active, timeout)
+
+    def _watch(self, active: ActiveRun, timeout: float) -> None:
+        """End the run CRASHED once its infrastructure has shown no sign of life for
+        `timeout` seconds: stopping it makes `wait` return."""
+        if not active.started.is_set() or active.abandoned or active.silenced:
+            return
+        reason = self.silence(active.handle)
+        now = time.monotonic()
+        if reason is None:
+            active.silent_since = None
+            return
+        if active.silent_since is None:
+            active.silent_since = now
+        if now - active.silent_since < timeout:
+            return
+        active.silenced = f"No sign of life from the run for {timeout:g} s: {reason}"
+        self.echo(f"Flow run '{active.run.name}': {active.silenced}; stopping it.")
+        self._in_background(f"stop-{active.run.id}", self.stop, active.handle)
+
     def _report_error(self, err: Exception) -> None:
         self.echo(f"nborch worker: {type(err).__name__}: {err}")
 
@@ -345,8 +398,13 @@ class BaseWorker(ABC):
         return thread
 
     def _join_run_threads(self) -> None:
+        """Wait for the runs' threads; those of runs that were abandoned (stopped, their
+        state reported) only as long as stopping them may take."""
+        deadline = time.monotonic() + get_settings().kill_grace_period + JOIN_SPARE
         for thread in self._threads:
-            thread.join()
+            with self._lock:
+                all_abandoned = all(a.abandoned for a in self._active.values())
+            thread.join(max(0.0, deadline - time.monotonic()) if all_abandoned else None)
 
     # ---- one run -------------------------------------------------------------------------
 
@@ -397,11 +455,18 @@ class BaseWorker(ABC):
             # Cancelled (or released) while it waited to start.
             return Outcome(StateType.CANCELLED, "Cancelled before it started")
         run = self._checked_out(run)
-        with active.launch_lock:
+        with active.lock:
             if active.abandoned:
                 return None
-            active.handle = self.launch(run, job, log)
+            active.launching = True
+        handle = self.launch(run, job, log)  # no lock held: a stop need not wait for it
+        with active.lock:
+            active.handle = handle
             active.started.set()
+            abandoned = active.abandoned
+        if abandoned:  # the worker was stopped while it launched: the stop reported the run
+            self._safe(self.stop, handle)
+            return None
         infrastructure_id = self.infrastructure_id(active.handle)
         if infrastructure_id:
             self._safe(lambda: self.client.record_infrastructure(run.id, infrastructure_id))
@@ -409,6 +474,8 @@ class BaseWorker(ABC):
             exit_code = self.wait(active.handle)
         finally:
             secrets.mask_outputs(run.output_path)
+        if active.silenced:
+            return Outcome(StateType.CRASHED, active.silenced)
         return judge_outcome(
             exit_code, run.output_path, list(log.tail), cancelled=active.cancel_requested
         )
@@ -489,22 +556,32 @@ class BaseWorker(ABC):
             self._safe(self.stop, active.handle)
 
     def _abandon_active_runs(self) -> None:
+        """Stop every run in hand, all at once, and report each (bounded: a run whose
+        infrastructure will not stop is reported all the same)."""
         with self._lock:
-            held = list(self._active.values())
-        for active in held:
-            self._safe(self._abandon, active)
+            held = [a for a in self._active.values() if not a.abandoned]
+        stopping = [
+            threading.Thread(target=self._safe, args=(self._abandon, a), daemon=True)
+            for a in held
+        ]
+        for thread in stopping:
+            thread.start()
+        deadline = time.monotonic() + get_settings().kill_grace_period + JOIN_SPARE
+        for thread in stopping:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _abandon(self, active: ActiveRun) -> None:
-        with active.launch_lock:  # a run is either launched already or never will be
+        with active.lock:  # a run that is not launching yet never will be
             active.abandoned = True
-            launched = active.started.is_set()
-        if launched:
-            self._safe(self.stop, active.handle)
-            message = f"Worker '{self.name}' was stopped during the run"
-            self.client.set_state(active.run.id, StateType.CRASHED, message)
-        else:
+            launching, handle = active.launching, active.handle
+        if not launching:
             message = f"Released by worker '{self.name}' shutting down"
             self.client.set_state(active.run.id, StateType.SCHEDULED, message)
+            return
+        message = f"Worker '{self.name}' was stopped during the run"
+        self._safe(lambda: self.client.set_state(active.run.id, StateType.CRASHED, message))
+        if handle is not None:  # else its launch stops it when it returns
+            self.stop(handle)
 
     def _safe(self, action: Callable[..., Any], *args: Any) -> Any:
         """Run `action(*args)`; report and swallow its error (the loop must go on)."""

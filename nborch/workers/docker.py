@@ -315,6 +315,17 @@ class DockerWorker(EngineWorker):
         except NotFound:
             pass
 
+    def silence(self, handle: ContainerHandle) -> str | None:
+        try:
+            status = self.engine.api.inspect_container(handle.container_id)["State"]["Status"]
+        except NotFound:
+            return f"container {handle.short_id} is gone"
+        except ENGINE_ERRORS:
+            return None  # the engine cannot say; `wait` reports a lost engine
+        if status in ("exited", "dead"):
+            return f"container {handle.short_id} has {status}"
+        return None
+
     def infrastructure_id(self, handle: ContainerHandle) -> str:
         return f"container {handle.short_id}"
 

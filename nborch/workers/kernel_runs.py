@@ -15,15 +15,13 @@ import asyncio
 import signal
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import zmq.asyncio
-
 from nborch.execution.kernel_loop import KernelLoop
-from nborch.execution.kernels import Kernel, KernelRecipe
+from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 from nborch.execution.standby import REPLACE_AFTER, StandbyKernels
 from nborch.models import FlowRun
 from nborch.secret_references import secret_names
@@ -31,10 +29,16 @@ from nborch.settings import get_settings
 from nborch.sources import is_git_url
 from nborch.timeutil import utcnow
 from nborch.workers.logs import LogShipper
-from nborch.workers.processes import terminate_process_tree
+from nborch.workers.processes import process_is_alive, terminate_process_tree
 
 # The run's own environment, set in its kernel (at hand-over for a standby kernel).
 RUN_ID_VARIABLE = "NBORCH_FLOW_RUN_ID"
+# Kernels started for one run when the first dies before the notebook's first cell.
+FRESH_KERNEL_STARTS = 2
+# A loop that has not run a callback within this many seconds is stuck.
+LOOP_ANSWER_TIMEOUT = 1.0
+# At shutdown, a loop that does not answer within this many seconds is left to die with us.
+CLOSE_ANSWER_TIMEOUT = 5.0
 
 
 @dataclass
@@ -74,12 +78,12 @@ class KernelRuns:
         on_error: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self.loop = KernelLoop()
-        self.context = zmq.asyncio.Context()
+        self.host = KernelHost.create()
         self._shutdowns: set[asyncio.Task[None]] = set()  # kernels of ended runs
         self.standby = (
             StandbyKernels(
                 self.loop,
-                self.context,
+                self.host,
                 wanted,
                 recycle_after=(
                     recycle_after
@@ -193,24 +197,13 @@ class KernelRuns:
         from nborch.execution.in_process import execute_on_kernel  # loaded by launch()
 
         handle.task = asyncio.current_task()  # type: ignore[assignment]
-        kernel: Kernel | None = None
         try:
-            if kernel_job.standby and self.standby is not None:
-                kernel = await self.standby.take_on_loop(kernel_job.recipe)
-            if kernel is not None:
-                handle.from_standby = True
-            else:
-                kernel = await Kernel.spawn(
-                    kernel_job.recipe, self.context, run_env=kernel_job.run_env
-                )
-            handle.kernel = kernel
-            handle.launched.set()
-            kernel.sink = log.write
-            if handle.from_standby:
-                kernel = await self._hand_over(handle, kernel, kernel_job)
-            await kernel.ready
+            kernel = await self._ready_kernel(handle, kernel_job, log)
             assert handle.run.output_path
-            await execute_on_kernel(nb, kernel, handle.run.output_path, log=logger, **options)
+            await kernel.unless_it_dies(
+                execute_on_kernel(nb, kernel, handle.run.output_path, log=logger, **options),
+                "running the notebook",
+            )
             return 0
         except asyncio.CancelledError:
             return -signal.SIGTERM
@@ -221,47 +214,80 @@ class KernelRuns:
             return 1
         finally:
             handle.launched.set()
-            kernel = handle.kernel or kernel
-            if kernel is not None:
-                kernel.sink = None
-                # In the background: the run's end is reported without waiting for it.
-                shutdown = asyncio.ensure_future(kernel.shutdown(now=handle.stopped))
-                self._shutdowns.add(shutdown)
-                shutdown.add_done_callback(self._shutdowns.discard)
+            if handle.kernel is not None:
+                self._retire(handle.kernel, now=handle.stopped)
             if self.standby is not None:  # a slot is free again: maybe one more kernel
                 self.standby.rebalance(REPLACE_AFTER)
 
-    async def _hand_over(
-        self, handle: KernelRunHandle, kernel: Kernel, kernel_job: KernelJob
+    async def _ready_kernel(
+        self, handle: KernelRunHandle, kernel_job: KernelJob, log: LogShipper
     ) -> Kernel:
-        """The standby kernel, ready and with the run's own environment; or, should it fail
-        (it died, it did not start), a kernel started for the run after all."""
-        try:
-            await kernel.ready
-            await kernel.set_env(kernel_job.run_env)
-            return kernel
-        except Exception:
-            if handle.stopped:
-                raise
-        sink = kernel.sink
+        """The run's kernel, ready and with the run's own environment: a standby kernel
+        when one fits, else one started for the run. A kernel that dies (or fails) before
+        the first cell is replaced by a fresh one: a standby kernel's death costs the run
+        nothing, and a fresh kernel may die once — nothing of the notebook has run yet."""
+        kernel: Kernel | None = None
+        if kernel_job.standby and self.standby is not None:
+            kernel = await self.standby.take_on_loop(kernel_job.recipe)
+        fresh_starts = FRESH_KERNEL_STARTS
+        while True:
+            from_standby = kernel is not None
+            if kernel is None:
+                fresh_starts -= 1
+                kernel = await Kernel.spawn(
+                    kernel_job.recipe, self.host, run_env=kernel_job.run_env
+                )
+            handle.kernel, handle.from_standby = kernel, from_standby
+            handle.launched.set()
+            kernel.sink = log.write
+            try:
+                await kernel.ready
+                if from_standby:
+                    await kernel.unless_it_dies(kernel.set_env(kernel_job.run_env), "starting")
+                return kernel
+            except Exception as err:
+                if handle.stopped or fresh_starts <= 0:
+                    raise
+                log.write(f"nborch: {err} Starting the run on a fresh kernel.")
+                kernel.sink = None
+                handle.kernel = None
+                await kernel.shutdown(now=True)
+                kernel = None
+
+    def _retire(self, kernel: Kernel, *, now: bool) -> None:
+        """Shut a run's kernel down in the background: the run's end is reported without
+        waiting for it."""
         kernel.sink = None
-        await kernel.shutdown(now=True)
-        fresh = await Kernel.spawn(kernel_job.recipe, self.context, run_env=kernel_job.run_env)
-        fresh.sink = sink
-        handle.kernel, handle.from_standby = fresh, False
-        return fresh
+        shutdown = asyncio.ensure_future(kernel.shutdown(now=now))
+        self._shutdowns.add(shutdown)
+        shutdown.add_done_callback(self._shutdowns.discard)
 
     def wait(self, handle: KernelRunHandle) -> int:
         return handle.outcome.result()
 
     def stop(self, handle: KernelRunHandle) -> None:
-        """Terminate the run's kernel and everything it started, and end the run."""
+        """Terminate the run's kernel and everything it started, and end the run — at once,
+        even should the loop not answer: `wait` returns."""
         handle.stopped = True
         if handle.pid is not None:
             terminate_process_tree(handle.pid, get_settings().kill_grace_period)
         task = handle.task
         if task is not None:
             self.loop.call(task.cancel)
+        _settle(handle.outcome, -signal.SIGTERM)
+
+    def silence(self, handle: KernelRunHandle) -> str | None:
+        """Why the run's kernel shows no sign of life (its process is gone, or the loop
+        that talks to it does not answer), or None while it does."""
+        kernel = handle.kernel
+        if kernel is None or handle.outcome.done():
+            return None
+        if kernel.pid is not None and not process_is_alive(kernel.pid):
+            return f"{kernel.describe()} is gone"
+        waiting = self.loop.unanswered_for()
+        if waiting > LOOP_ANSWER_TIMEOUT:
+            return f"the worker's kernel loop has not answered for {waiting:.0f} s"
+        return None
 
     def close(self) -> None:
         """Shut the standby kernels down and stop the loop (after the runs have ended)."""
@@ -269,13 +295,15 @@ class KernelRuns:
         async def _finish_shutdowns() -> None:
             await asyncio.gather(*self._shutdowns, return_exceptions=True)
 
+        if not self.loop.responds(CLOSE_ANSWER_TIMEOUT):
+            return  # stuck: its kernels end with the worker (each watches its parent)
         try:
             self.loop.run(_finish_shutdowns(), timeout=30)
             if self.standby is not None:
                 self.standby.close()
         finally:
             self.loop.close()
-            self.context.destroy(linger=0)
+            self.host.close()
 
 
 def may_take_standby(
@@ -323,12 +351,22 @@ def _log_error(log: LogShipper, err: BaseException) -> None:
 
 def _copy_outcome(done: Future[int], handle: KernelRunHandle) -> None:
     handle.launched.set()
-    outcome = handle.outcome
-    if outcome.done():
-        return
     if done.cancelled():
-        outcome.set_result(-signal.SIGTERM)
+        _settle(handle.outcome, -signal.SIGTERM)
     elif done.exception() is not None:
-        outcome.set_exception(done.exception())  # type: ignore[arg-type]
+        _settle(handle.outcome, error=done.exception())
     else:
-        outcome.set_result(done.result())
+        _settle(handle.outcome, done.result())
+
+
+def _settle(
+    outcome: Future[int], exit_code: int = 0, *, error: BaseException | None = None
+) -> None:
+    """Set the run's outcome unless it is set already (the run's end and a stop race)."""
+    try:
+        if error is not None:
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(exit_code)
+    except InvalidStateError:
+        pass

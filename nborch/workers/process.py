@@ -2,8 +2,9 @@
 
 By default each run executes from the worker's own process on a kernel of its own, taken
 from the worker's standby kernels when one fits (`kernel_runs`): no interpreter is started
-for papermill. A run whose job says `in_process: false` is `python -m papermill` in a
-subprocess of its own, as before standby kernels.
+for papermill. A run whose job says `in_process: false` is papermill's command line in a
+subprocess of its own (with nborch's engine: see `execution.timed_engine`), as before
+standby kernels.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from nborch.workers.standby_recipes import learn_recent_recipes, standby_cap, wo
 if TYPE_CHECKING:  # imported when a run first needs them: jupyter_client, papermill
     from nborch.workers.kernel_runs import KernelRunHandle, KernelRuns
 
-PAPERMILL = [sys.executable, "-m", "papermill"]
-# For runs launched ahead of their time: papermill with nborch's engine, which holds the
-# first cell until then.
+# papermill's command line with nborch's engine: its kernel talks over IPC (no TCP port to
+# race other kernels for), and a run launched ahead of its time holds its first cell until
+# then.
 TIMED_PAPERMILL = [sys.executable, "-m", "nborch.execution.timed_papermill"]
 
 
@@ -143,7 +144,7 @@ class ProcessWorker(BaseWorker):
         assert run.output_path
         early = run.scheduled_time > utcnow()
         argv = papermill_argv(
-            TIMED_PAPERMILL if early else PAPERMILL,
+            TIMED_PAPERMILL,
             run.input_path,
             run.output_path,
             parameters_file=str(parameters_file),
@@ -151,8 +152,7 @@ class ProcessWorker(BaseWorker):
             kernel_name=job.get("kernel_name"),
             execution_timeout=job.get("execution_timeout"),
             log_output=job.get("stream_output", True),
-            # Launched before its time (--prestart): the kernel starts now, cells on time.
-            engine="nborch" if early else None,
+            engine="nborch",
         )
         env = {
             **os.environ,
@@ -161,7 +161,7 @@ class ProcessWorker(BaseWorker):
             "NBORCH_HOME": str(get_settings().home),
             "PYTHONUNBUFFERED": "1",
         }
-        if early:
+        if early:  # launched before its time (--prestart): the kernel starts now, cells on time
             env[START_AT] = str(run.scheduled_time.timestamp())
         process = subprocess.Popen(
             argv,
@@ -190,6 +190,13 @@ class ProcessWorker(BaseWorker):
             self.kernel_runs.stop(handle)
         else:
             terminate_process_tree(handle.process.pid, get_settings().kill_grace_period)
+
+    def silence(self, handle: ProcessHandle | KernelRunHandle) -> str | None:
+        if not isinstance(handle, ProcessHandle):
+            return self.kernel_runs.silence(handle)
+        if handle.process.poll() is not None:
+            return f"papermill (pid {handle.process.pid}) has ended"
+        return None
 
     def infrastructure_id(self, handle: ProcessHandle | KernelRunHandle) -> str | None:
         if not isinstance(handle, ProcessHandle):

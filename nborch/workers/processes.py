@@ -25,3 +25,11 @@ def terminate_process_tree(pid: int, grace_period: float) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(alive, timeout=grace_period)
+
+
+def process_is_alive(pid: int) -> bool:
+    """Is the process there and not a zombie (ended, its exit code not yet collected)?"""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

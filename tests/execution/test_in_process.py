@@ -18,7 +18,7 @@ from support.notebooks import failing_notebook, make_notebook
 
 from nborch.execution.in_process import execute_on_kernel, line_logger, prepare_notebook
 from nborch.execution.kernel_loop import KernelLoop
-from nborch.execution.kernels import Kernel, KernelRecipe
+from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 
 pytestmark = pytest.mark.slow
 
@@ -43,10 +43,8 @@ def run_here(
     )
 
     async def execute() -> BaseException | None:
-        import zmq.asyncio
-
-        context = zmq.asyncio.Context()
-        kernel = await Kernel.spawn(KernelRecipe.of(kernel_name, str(notebook.parent), {}), context)
+        host = KernelHost.create()
+        kernel = await Kernel.spawn(KernelRecipe.of(kernel_name, str(notebook.parent), {}), host)
         try:
             await kernel.ready
             await execute_on_kernel(nb, kernel, str(output), log=log)
@@ -54,7 +52,7 @@ def run_here(
             return err
         finally:
             await kernel.shutdown()
-            context.destroy(linger=0)
+            host.close()
         return None
 
     return lines, loop.run(execute(), timeout=120)
