@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from nborch.errors import InfrastructureError
 from nborch.execution.kernel_loop import KernelLoop
 from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 from nborch.execution.standby import REPLACE_AFTER, StandbyKernels
@@ -37,6 +38,8 @@ RUN_ID_VARIABLE = "NBORCH_FLOW_RUN_ID"
 FRESH_KERNEL_STARTS = 2
 # A loop that has not run a callback within this many seconds is stuck.
 LOOP_ANSWER_TIMEOUT = 1.0
+# A kernel process is launched (not yet ready) within this many seconds, or never will be.
+LAUNCH_TIMEOUT = 120.0
 # At shutdown, a loop that does not answer within this many seconds is left to die with us.
 CLOSE_ANSWER_TIMEOUT = 5.0
 
@@ -182,7 +185,12 @@ class KernelRuns:
             )
         )
         running.add_done_callback(lambda done: _copy_outcome(done, handle))
-        handle.launched.wait()
+        if not handle.launched.wait(LAUNCH_TIMEOUT):  # the loop is stuck: the run cannot start
+            self.stop(handle)
+            raise InfrastructureError(
+                f"The worker's kernel loop did not start a kernel for flow run "
+                f"'{run.name}' within {LAUNCH_TIMEOUT:g} s."
+            )
         return handle
 
     async def _execute(
