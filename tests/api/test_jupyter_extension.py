@@ -4,15 +4,20 @@ Jupyter itself, so schedules make their runs with no worker and no nborch server
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from jupyter_server.serverapp import ServerApp
 from support.deployments import HELLO, deploy_hello
 from support.processes import wait_for
 from support.servers import OutputProcess, environment, free_port
@@ -223,6 +228,56 @@ def test_a_base_url_puts_the_api_under_it(tmp_path: Path) -> None:
         with closing(jupyter.client()) as client:
             client.create_pool("under-jh", "process")
             assert [pool.name for pool in client.list_pools()] == ["under-jh"]
+    finally:
+        jupyter.process.stop()
+        close_stores()
+
+
+def in_process_jupyter(folder: Path, monkeypatch: pytest.MonkeyPatch, **traits: Any) -> ServerApp:
+    """A Jupyter ServerApp in this process with nborch as its only extension (no config
+    file, no HTTP server), initialised as `jupyter server` initialises it."""
+    root = folder / "root"
+    root.mkdir()
+    monkeypatch.setenv("JUPYTER_NO_CONFIG", "1")
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))
+    app = ServerApp(jpserver_extensions={"nborch": True}, root_dir=str(root), allow_root=True)
+    app.config.NborchApp.update(traits)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        app.initialize(argv=[], find_extensions=False, new_httpserver=False)
+    finally:  # Jupyter's own signal handlers are for its process, not pytest's
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return app
+
+
+def test_jupyters_shutdown_stops_what_the_extension_started(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = set(threading.enumerate())
+    app = in_process_jupyter(tmp_path, monkeypatch)
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    assert {"scheduler", "nborch-dispatcher"} <= {thread.name for thread in started}, started
+    [nborch] = app.extension_manager.extension_apps["nborch"]
+    assert nborch.scheduler is not None and nborch.dispatcher is not None
+    assert app.web_app.settings["nborch_scheduler"] is nborch.scheduler
+
+    asyncio.run(app.cleanup_extensions())  # what Jupyter does on SIGTERM, Ctrl-C or shutdown
+
+    wait_for(
+        lambda: not [thread for thread in started if thread.is_alive()],
+        30,
+        lambda: f"still running: {[t.name for t in started if t.is_alive()]}",
+    )
+    assert (nborch.scheduler, nborch.dispatcher, nborch.service) == (None, None, None)
+
+
+def test_a_signal_stops_jupyter_and_the_extension_says_so(tmp_path: Path) -> None:
+    jupyter = start_jupyter(tmp_path)
+    try:
+        jupyter.process.process.send_signal(signal.SIGTERM)
+        jupyter.process.wait_for_line("nborch: scheduler, dispatcher and API stopped", 60)
+        assert jupyter.process.process.wait(timeout=60) == 0, jupyter.process.output
     finally:
         jupyter.process.stop()
         close_stores()
