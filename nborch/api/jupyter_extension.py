@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any
+from typing import Any, get_args
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool
+from traitlets import Bool, Float, Integer, TraitType, Unicode
 
 from nborch.api.handlers import ApiHandlerMixin, api_handlers
 from nborch.api.service import ApiService, jupyter_principal
 from nborch.dispatch import Dispatcher
 from nborch.orchestration.api_keys import Principal
 from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
+from nborch.settings import Settings, reset_settings, settings_environment, variable_for
 from nborch.store.engine import close_stores
 
 # Clients of a Jupyter server point at its URL + this (NBORCH_API_URL, e.g.
@@ -49,9 +50,27 @@ class JupyterApiHandler(ApiHandlerMixin, APIHandler):
         return super().finish(*args, **kwargs)
 
 
+def _settings_traits() -> dict[str, TraitType[Any, Any]]:
+    """A traitlet for each NBORCH_* setting, None (the variable's value, or nborch's
+    default) unless configured."""
+    traits: dict[str, TraitType[Any, Any]] = {}
+    for name, field in Settings.model_fields.items():
+        kinds = set(get_args(field.annotation) or [field.annotation]) - {type(None)}
+        kind = Float if kinds == {float} else Integer if kinds == {int} else Unicode
+        traits[name] = kind(
+            None,
+            allow_none=True,
+            help=f"nborch's {variable_for(name)} for this Jupyter server and the kernels it "
+            "starts (the README's Settings table says what it does); set here, it wins over "
+            "the environment variable.",
+        ).tag(config=True)
+    return traits
+
+
 class NborchApp(ExtensionApp):
     """nborch's API, scheduler and dispatcher in a Jupyter server, configured as
-    `c.NborchApp.<name>` in jupyter_server_config (or `--NborchApp.<name>=...`)."""
+    `c.NborchApp.<name>` in jupyter_server_config (or `--NborchApp.<name>=...`): the two
+    switches below, and every NBORCH_* setting by its name (`c.NborchApp.home`, ...)."""
 
     name = "nborch"
     description = "Notebook orchestration: nborch's API, scheduler and dispatcher in Jupyter"
@@ -67,7 +86,11 @@ class NborchApp(ExtensionApp):
         "this Jupyter server; another dispatcher on the same store may serve them as well.",
     ).tag(config=True)
 
+    # One traitlet per setting, made from `Settings` so that the two cannot drift apart.
+    locals().update(_settings_traits())
+
     service: ApiService | None = None
+    _environment_before: dict[str, str | None] = {}
     scheduler: SchedulerLoop | None = None
     dispatcher: Dispatcher | None = None
 
@@ -76,6 +99,7 @@ class NborchApp(ExtensionApp):
         once, when it loads the extension)."""
         assert self.serverapp is not None
         log = self.serverapp.log
+        self._export_settings()
         # Notebooks are deployed by their path in Jupyter's file browser, under its root_dir.
         self.service = ApiService(notebook_root=self.serverapp.root_dir)
         if self.run_scheduler:
@@ -119,5 +143,33 @@ class NborchApp(ExtensionApp):
             self.service.close()
             self.service = None
         close_stores()  # and the store's wake-up thread
+        for variable, value in self._environment_before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        self._environment_before = {}
+        reset_settings()
         if self.serverapp is not None:
             self.serverapp.log.info("nborch: scheduler, dispatcher and API stopped")
+
+    def _export_settings(self) -> None:
+        """The settings configured here become this process's NBORCH_* variables, over
+        any set before: nborch reads its settings from them, and the kernels Jupyter starts
+        (and the magics in them) inherit them, so they use the same store."""
+        assert self.serverapp is not None
+        configured = {
+            name: getattr(self, name)
+            for name in Settings.model_fields
+            if getattr(self, name) is not None
+        }
+        environment = settings_environment(configured, "c.NborchApp")
+        self._environment_before = {}
+        for name, value in zip(configured, environment.values(), strict=True):
+            variable = variable_for(name)
+            before = os.environ.get(variable)
+            if before is not None and before != value:  # (no values: some are secrets)
+                self.serverapp.log.info("nborch: c.NborchApp.%s wins over %s", name, variable)
+            self._environment_before[variable] = before
+            os.environ[variable] = value
+        reset_settings()

@@ -5,6 +5,7 @@ Jupyter itself, so schedules make their runs with no worker and no nborch server
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import sys
@@ -25,9 +26,10 @@ from support.servers import OutputProcess, environment, free_port
 from nborch.client import LocalClient
 from nborch.client.http import HttpClient
 from nborch.client.routes import API_PREFIX
-from nborch.errors import NotFoundError
+from nborch.errors import NotFoundError, ValidationError
 from nborch.models import StateType
 from nborch.orchestration.scheduler import LEASE
+from nborch.settings import get_settings
 from nborch.store.engine import close_stores, open_store
 from nborch.store.tables import LeaseRow
 
@@ -240,7 +242,12 @@ def in_process_jupyter(folder: Path, monkeypatch: pytest.MonkeyPatch, **traits: 
     root.mkdir()
     monkeypatch.setenv("JUPYTER_NO_CONFIG", "1")
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))
-    app = ServerApp(jpserver_extensions={"nborch": True}, root_dir=str(root), allow_root=True)
+    app = ServerApp(
+        jpserver_extensions={"nborch": True},
+        root_dir=str(root),
+        allow_root=True,
+        reraise_server_extension_failures=True,
+    )
     app.config.NborchApp.update(traits)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -270,6 +277,44 @@ def test_jupyters_shutdown_stops_what_the_extension_started(
         lambda: f"still running: {[t.name for t in started if t.is_alive()]}",
     )
     assert (nborch.scheduler, nborch.dispatcher, nborch.service) == (None, None, None)
+
+
+def test_jupyters_config_wins_over_the_environment_for_jupyter_and_its_kernels(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBORCH_SCHEDULER_INTERVAL", "7")
+    monkeypatch.setenv("NBORCH_LATE_AFTER", "12")
+    configured_home = tmp_path / "configured-home"
+    app = in_process_jupyter(
+        tmp_path, monkeypatch, home=str(configured_home), scheduler_interval=0.25,
+        run_dispatcher=False,
+    )  # fmt: skip
+    [nborch] = app.extension_manager.extension_apps["nborch"]
+    try:
+        assert nborch.dispatcher is None
+        assert "nborch-dispatcher" not in {thread.name for thread in threading.enumerate()}
+        assert nborch.scheduler is not None and nborch.scheduler.interval == 0.25
+        settings = get_settings()
+        assert (settings.home, settings.late_after) == (configured_home, 12.0)
+        # What the kernels Jupyter starts inherit:
+        assert os.environ["NBORCH_HOME"] == str(configured_home)
+        assert os.environ["NBORCH_SCHEDULER_INTERVAL"] == "0.25"
+        wait_for(lambda: (configured_home / "nborch.db").exists(), 30)
+    finally:
+        asyncio.run(app.cleanup_extensions())
+    assert os.environ["NBORCH_HOME"] == str(nborch_home)
+    assert os.environ["NBORCH_SCHEDULER_INTERVAL"] == "7"
+    assert get_settings().home == nborch_home
+
+
+def test_a_bad_setting_in_jupyters_config_is_named(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        in_process_jupyter(tmp_path, monkeypatch, scheduler_interval=0.0)
+    assert str(refused.value).startswith("c.NborchApp.scheduler_interval=0.0: ")
+    assert "greater than 0" in str(refused.value)
+    assert "NBORCH_SCHEDULER_INTERVAL" not in os.environ
 
 
 def test_a_signal_stops_jupyter_and_the_extension_says_so(tmp_path: Path) -> None:
