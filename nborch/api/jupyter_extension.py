@@ -53,11 +53,12 @@ class JupyterApiHandler(ApiHandlerMixin, APIHandler):
 def _settings_traits() -> dict[str, TraitType[Any, Any]]:
     """A traitlet for each NBORCH_* setting, None (the variable's value, or nborch's
     default) unless configured."""
+    trait_types: dict[Any, type[TraitType[Any, Any]]] = {float: Float, int: Integer, bool: Bool}
     traits: dict[str, TraitType[Any, Any]] = {}
     for name, field in Settings.model_fields.items():
-        kinds = set(get_args(field.annotation) or [field.annotation]) - {type(None)}
-        kind = Float if kinds == {float} else Integer if kinds == {int} else Unicode
-        traits[name] = kind(
+        # float, int, bool, or text (str, Path, SecretStr); all may be None (not configured)
+        [kind] = set(get_args(field.annotation) or [field.annotation]) - {type(None)}
+        traits[name] = trait_types.get(kind, Unicode)(
             None,
             allow_none=True,
             help=f"nborch's {variable_for(name)} for this Jupyter server and the kernels it "
@@ -90,9 +91,10 @@ class NborchApp(ExtensionApp):
     locals().update(_settings_traits())
 
     service: ApiService | None = None
-    _environment_before: dict[str, str | None] = {}
     scheduler: SchedulerLoop | None = None
     dispatcher: Dispatcher | None = None
+    # NBORCH_* variables as they were before the configured settings replaced them.
+    _environment_before: dict[str, str | None] = {}
 
     def initialize_settings(self) -> None:
         """Start the API's service, the scheduler and the dispatcher (Jupyter calls this
@@ -143,13 +145,7 @@ class NborchApp(ExtensionApp):
             self.service.close()
             self.service = None
         close_stores()  # and the store's wake-up thread
-        for variable, value in self._environment_before.items():
-            if value is None:
-                os.environ.pop(variable, None)
-            else:
-                os.environ[variable] = value
-        self._environment_before = {}
-        reset_settings()
+        self._restore_environment()
         if self.serverapp is not None:
             self.serverapp.log.info("nborch: scheduler, dispatcher and API stopped")
 
@@ -165,11 +161,20 @@ class NborchApp(ExtensionApp):
         }
         environment = settings_environment(configured, "c.NborchApp")
         self._environment_before = {}
-        for name, value in zip(configured, environment.values(), strict=True):
+        for name in configured:
             variable = variable_for(name)
             before = os.environ.get(variable)
-            if before is not None and before != value:  # (no values: some are secrets)
+            if before is not None and before != environment[variable]:  # no values: secrets
                 self.serverapp.log.info("nborch: c.NborchApp.%s wins over %s", name, variable)
             self._environment_before[variable] = before
-            os.environ[variable] = value
+            os.environ[variable] = environment[variable]
+        reset_settings()
+
+    def _restore_environment(self) -> None:
+        for variable, value in self._environment_before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        self._environment_before = {}
         reset_settings()
