@@ -263,9 +263,14 @@ def test_jupyters_shutdown_stops_what_the_extension_started(
 ) -> None:
     before = set(threading.enumerate())
     app = in_process_jupyter(tmp_path, monkeypatch)
-    started = [thread for thread in threading.enumerate() if thread not in before]
-    assert {"scheduler", "nborch-dispatcher"} <= {thread.name for thread in started}, started
     [nborch] = app.extension_manager.extension_apps["nborch"]
+    # What requests start as well: the service's threads (an API key is checked on one) and
+    # the store's wake-up thread (a long-polling claim watches its pool).
+    assert asyncio.run(nborch.service.principal_for_key("Bearer nbk_no-such-key")) is None
+    open_store(get_settings().resolved_database_url).wakeups.watch("a-pool", lambda: None)
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    names = {thread.name.rstrip("_0123456789") for thread in started}
+    assert {"scheduler", "nborch-dispatcher", "nborch-api", "nborch-wakeups"} <= names, names
     assert nborch.scheduler is not None and nborch.dispatcher is not None
     assert app.web_app.settings["nborch_scheduler"] is nborch.scheduler
 
