@@ -1,6 +1,9 @@
 """The API inside a real `jupyter server` (the extension enabled by its config file): under
 Jupyter's base URL + "nborch/api/v1", behind Jupyter's token, with the scheduler ticking in
-Jupyter itself, so schedules make their runs with no worker and no nborch server running."""
+Jupyter itself, so schedules make their runs with no worker and no nborch server running.
+And the extension's life in Jupyter (a ServerApp in this process, where its threads can be
+seen): what it starts is gone after Jupyter's shutdown, and `c.NborchApp` settings win over
+NBORCH_* variables, for Jupyter and for the kernels it starts."""
 
 from __future__ import annotations
 
