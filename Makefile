@@ -8,21 +8,23 @@ PY := $(VENV)/bin/python
 # pip's output goes to a log, shown only when it fails.
 PIP = $(PY) -m pip install --quiet $(1) >$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 STAMP = $(VENV)/.installed-$(1)-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
-# An editable install leaves out the wheel's data files: put the Jupyter server extension's
-# config where a wheel install puts it, so Jupyter loads nborch's API and scheduler.
-JUPYTER_CONF = mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d && \
-	cp jupyter-config/jupyter_server_config.d/nborch.json $(VENV)/etc/jupyter/jupyter_server_config.d/
+# The editable install puts the Jupyter server extension's config where a wheel install puts
+# it, and builds no JavaScript (SKIP_JUPYTER_BUILDER: `make labextension` does, below).
+EDITABLE = SKIP_JUPYTER_BUILDER=1 $(call PIP,-e $(1))
 
 # The JupyterLab extension: built from labextension/ into labextension/dist/ (what the wheel
-# carries, prebuilt) with Node.js and packages from the npm registry. Its node_modules are
-# installed again only when the lockfile changes, and it is built again only when a source
-# changed. The editable install gets a link to it where a wheel install puts it.
+# carries, prebuilt; `pip wheel .` builds it the same way, through hatch-jupyter-builder)
+# with Node.js and packages from the npm registry. Its node_modules are installed again only
+# when the lockfile changes, and it is built again only when a source changed. The editable
+# install gets a copy where a wheel install puts it (a copy, not a link: pip uninstalls the
+# files it installed there, and through a link it would delete the build's own).
 LABEXT_DIST := labextension/dist/package.json
 LABEXT_MODULES := labextension/node_modules/.installed-$(shell cat labextension/package-lock.json | sha1sum | cut -c1-12)
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json \
 	labextension/package-lock.json labextension/tsconfig.json labextension/install.json
-LABEXT_LINK = mkdir -p $(VENV)/share/jupyter/labextensions && \
-	ln -sfn $(CURDIR)/labextension/dist $(VENV)/share/jupyter/labextensions/nborch-labextension
+LABEXT_INSTALLED := $(VENV)/share/jupyter/labextensions/nborch-labextension
+LABEXT_COPY = rm -rf $(LABEXT_INSTALLED) && mkdir -p $(dir $(LABEXT_INSTALLED)) && \
+	cp -R labextension/dist $(LABEXT_INSTALLED)
 NPM_LOG := $(abspath $(VENV))/npm.log
 
 .PHONY: demo demo-docker test lint bench install install-test install-test-packages labextension \
@@ -55,19 +57,19 @@ $(VENV)/bin/python:
 
 install: $(VENV)/bin/python
 	@test -f $(call STAMP,app) || { echo "Installing nborch into $(VENV)..."; \
-		$(call PIP,-e .) && $(JUPYTER_CONF) && touch $(call STAMP,app); }
+		$(call EDITABLE,.) && touch $(call STAMP,app); }
 
 install-test: install-test-packages labextension
 
 install-test-packages: $(VENV)/bin/python
 	@test -f $(call STAMP,test) || { echo "Installing nborch and its test tools into $(VENV)..."; \
-		$(call PIP,-e '.[test]') && $(JUPYTER_CONF) && touch $(call STAMP,test) $(call STAMP,app); }
+		$(call EDITABLE,'.[test]') && touch $(call STAMP,test) $(call STAMP,app); }
 
 # Needs Node.js 18+ (installed with Debian's packages as root); skipped, saying so, without.
 labextension: $(VENV)/bin/python
 	@bash scripts/install-node.sh
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
-		$(MAKE) -s --no-print-directory $(LABEXT_DIST) && $(LABEXT_LINK); \
+		$(MAKE) -s --no-print-directory $(LABEXT_DIST) && $(LABEXT_COPY); \
 	else echo "No Node.js: the JupyterLab extension is not built (its tests are skipped)."; fi
 
 $(LABEXT_MODULES): labextension/package-lock.json

@@ -60,6 +60,9 @@ def __dir__() -> list[str]:
     return __all__
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    """Jupyter finds the server extension (the API and the scheduler) here."""
-    return [{"module": "nborch.api.jupyter_extension"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """Jupyter finds the server extension (the API, the scheduler, the dispatcher) here;
+    imported only when Jupyter asks, so that `import nborch` stays light."""
+    from nborch.api.jupyter_extension import NborchApp
+
+    return [{"module": "nborch.api.jupyter_extension", "app": NborchApp}]

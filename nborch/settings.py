@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -100,14 +101,38 @@ def get_settings() -> Settings:
         raise ValidationError(_explain(err)) from None
 
 
-def _explain(err: PydanticValidationError) -> str:
-    """Which environment variables are wrong, and why (pydantic names the fields)."""
-    prefix = Settings.model_config.get("env_prefix", "")
+def settings_environment(values: Mapping[str, object], origin: str) -> dict[str, str]:
+    """The NBORCH_* variables that carry `values` (setting name -> value, set in `origin`,
+    e.g. a Jupyter server's `c.NborchApp`), once they are valid: a process that exports
+    them, and every process it starts, has these settings. A bad value raises an error
+    naming `origin.name`."""
+    try:
+        Settings.model_validate(values)
+    except PydanticValidationError as err:
+        raise ValidationError(_explain(err, values, origin)) from None
+    return {variable_for(name): str(value) for name, value in values.items()}
+
+
+def variable_for(name: str) -> str:
+    """The environment variable of a setting: `home` -> NBORCH_HOME."""
+    return Settings.model_config.get("env_prefix", "") + name.upper()
+
+
+def _explain(
+    err: PydanticValidationError, given: Mapping[str, object] | None = None, origin: str = ""
+) -> str:
+    """Which settings are wrong, and why (pydantic names the fields): a value from `given`
+    by its name in `origin`, any other by its environment variable."""
+    given = given or {}
     wrong = []
     for problem in err.errors():
-        variable = prefix + ".".join(map(str, problem["loc"])).upper()
-        given = os.environ.get(variable, problem.get("input"))
-        wrong.append(f"{variable}={given!r}: {problem['msg']}")
+        name = ".".join(map(str, problem["loc"]))
+        if name in given:
+            wrong.append(f"{origin}.{name}={given[name]!r}: {problem['msg']}")
+        else:
+            variable = variable_for(name)
+            value = os.environ.get(variable, problem.get("input"))
+            wrong.append(f"{variable}={value!r}: {problem['msg']}")
     it = "it" if len(wrong) == 1 else "each"
     return (
         "; ".join(wrong) + f". Set {it} to a valid value, or unset {it} for the default "

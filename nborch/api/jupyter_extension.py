@@ -1,22 +1,33 @@
-"""The API inside `jupyter lab` / `jupyter server`: the same handlers under Jupyter's base URL,
-behind Jupyter's own login; the scheduler ticks here too, so a running Jupyter keeps
-schedules on time without a worker, and the dispatcher serves managed and push pools.
-Enabled on install (jupyter_server_config.d/nborch.json)."""
+"""nborch inside `jupyter lab` / `jupyter server`: a jupyter_server `ExtensionApp` (enabled on
+install by jupyter_server_config.d/nborch.json) that serves the API's handlers under Jupyter's
+base URL behind Jupyter's own login, ticks the scheduler, so a running Jupyter keeps
+schedules on time without a worker, and runs the dispatcher, which serves managed and push
+pools. What it starts when Jupyter loads it, it stops when Jupyter shuts down
+(`stop_extension`). Its settings (`NborchApp` below) are traitlets as well as NBORCH_*
+variables (`nborch.settings`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from typing import Any
+from typing import Any, get_args
 
 from jupyter_server.base.handlers import APIHandler
-from jupyter_server.utils import url_path_join
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Float, Integer, TraitType, Unicode
 
 from nborch.api.handlers import ApiHandlerMixin, api_handlers
 from nborch.api.service import ApiService, jupyter_principal
 from nborch.dispatch import Dispatcher
 from nborch.orchestration.api_keys import Principal
 from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
+from nborch.settings import Settings, reset_settings, settings_environment, variable_for
+from nborch.store.engine import close_stores
+
+# Clients of a Jupyter server point at its URL + this (NBORCH_API_URL, e.g.
+# http://127.0.0.1:8888/nborch), with a Jupyter token as NBORCH_API_KEY.
+MOUNT = "/nborch"
 
 
 class JupyterApiHandler(ApiHandlerMixin, APIHandler):
@@ -39,25 +50,131 @@ class JupyterApiHandler(ApiHandlerMixin, APIHandler):
         return super().finish(*args, **kwargs)
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
-    # Notebooks are deployed by their path in Jupyter's file browser, under its root_dir.
-    service = ApiService(notebook_root=serverapp.root_dir)
-    # NBORCH_API_URL for clients of this Jupyter: its URL + "/nborch" (e.g.
-    # http://127.0.0.1:8888/nborch) with a Jupyter token as NBORCH_API_KEY.
-    base_url = url_path_join(serverapp.web_app.settings.get("base_url", "/"), "nborch")
-    serverapp.web_app.add_handlers(".*$", api_handlers(service, JupyterApiHandler, base_url))
-    holder = f"jupyter server {socket.gethostname()} ({os.getpid()})"
-    scheduler = SchedulerLoop(
-        service.client,
-        holder,
-        on_error=lambda e: serverapp.log.warning("nborch scheduler: %s", e),
-        orphan_grace=server_orphan_grace(),
-    ).start()
-    serverapp.web_app.settings["nborch_scheduler"] = scheduler
-    dispatcher = Dispatcher(
-        service.client, echo=lambda line: serverapp.log.info("nborch: %s", line)
-    ).start()
-    serverapp.web_app.settings["nborch_dispatcher"] = dispatcher
-    serverapp.log.info(
-        "nborch: API at %s/api/v1, scheduler on, managed and push pools served", base_url
-    )
+def _settings_traits() -> dict[str, TraitType[Any, Any]]:
+    """A traitlet for each NBORCH_* setting, None (the variable's value, or nborch's
+    default) unless configured."""
+    trait_types: dict[Any, type[TraitType[Any, Any]]] = {float: Float, int: Integer, bool: Bool}
+    traits: dict[str, TraitType[Any, Any]] = {}
+    for name, field in Settings.model_fields.items():
+        # float, int, bool, or text (str, Path, SecretStr); all may be None (not configured)
+        [kind] = set(get_args(field.annotation) or [field.annotation]) - {type(None)}
+        traits[name] = trait_types.get(kind, Unicode)(
+            None,
+            allow_none=True,
+            help=f"nborch's {variable_for(name)} for this Jupyter server and the kernels it "
+            "starts (the README's Settings table says what it does); set here, it wins over "
+            "the environment variable.",
+        ).tag(config=True)
+    return traits
+
+
+class NborchApp(ExtensionApp):
+    """nborch's API, scheduler and dispatcher in a Jupyter server, configured as
+    `c.NborchApp.<name>` in jupyter_server_config (or `--NborchApp.<name>=...`): the two
+    switches below, and every NBORCH_* setting by its name (`c.NborchApp.home`, ...)."""
+
+    name = "nborch"
+    description = "Notebook orchestration: nborch's API, scheduler and dispatcher in Jupyter"
+
+    run_scheduler = Bool(
+        True,
+        help="Tick nborch's scheduler in this Jupyter server, so schedules make their runs "
+        "with no other nborch process (one process ticks at a time, whoever holds the lease).",
+    ).tag(config=True)
+    run_dispatcher = Bool(
+        True,
+        help="Serve the managed and push pools (nborch:managed, docker-swarm, dask) from "
+        "this Jupyter server; another dispatcher on the same store may serve them as well.",
+    ).tag(config=True)
+
+    # One traitlet per setting, made from `Settings` so that the two cannot drift apart.
+    locals().update(_settings_traits())
+
+    service: ApiService | None = None
+    scheduler: SchedulerLoop | None = None
+    dispatcher: Dispatcher | None = None
+    # NBORCH_* variables as they were before the configured settings replaced them.
+    _environment_before: dict[str, str | None] = {}
+
+    def initialize_settings(self) -> None:
+        """Start the API's service, the scheduler and the dispatcher (Jupyter calls this
+        once, when it loads the extension)."""
+        assert self.serverapp is not None
+        log = self.serverapp.log
+        self._export_settings()
+        # Notebooks are deployed by their path in Jupyter's file browser, under its root_dir.
+        self.service = ApiService(notebook_root=self.serverapp.root_dir)
+        if self.run_scheduler:
+            self.scheduler = SchedulerLoop(
+                self.service.client,
+                f"jupyter server {socket.gethostname()} ({os.getpid()})",
+                on_error=lambda e: log.warning("nborch scheduler: %s", e),
+                orphan_grace=server_orphan_grace(),
+            ).start()
+        if self.run_dispatcher:
+            self.dispatcher = Dispatcher(
+                self.service.client, echo=lambda line: log.info("nborch: %s", line)
+            ).start()
+        self.settings.update(nborch_scheduler=self.scheduler, nborch_dispatcher=self.dispatcher)
+
+    def initialize_handlers(self) -> None:
+        """The API's routes under Jupyter's base URL + /nborch/api/v1."""
+        assert self.service is not None and self.serverapp is not None
+        self.handlers.extend(api_handlers(self.service, JupyterApiHandler, MOUNT))
+        self.serverapp.log.info(
+            "nborch: API at %s%s/api/v1, scheduler %s, managed and push pools %s",
+            self.serverapp.base_url.rstrip("/"),
+            MOUNT,
+            "on" if self.scheduler else "off",
+            "served here" if self.dispatcher else "not served here",
+        )
+
+    async def stop_extension(self) -> None:
+        """Jupyter is shutting down: stop the scheduler, the dispatcher (the runs in its
+        hands get its grace period) and the service's threads, off the event loop."""
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
+        if self.service is not None:
+            self.service.close()
+            self.service = None
+        close_stores()  # and the store's wake-up thread
+        self._restore_environment()
+        if self.serverapp is not None:
+            self.serverapp.log.info("nborch: scheduler, dispatcher and API stopped")
+
+    def _export_settings(self) -> None:
+        """The settings configured here become this process's NBORCH_* variables, over
+        any set before: nborch reads its settings from them, and the kernels Jupyter starts
+        (and the magics in them) inherit them, so they use the same store."""
+        assert self.serverapp is not None
+        configured = {
+            name: getattr(self, name)
+            for name in Settings.model_fields
+            if getattr(self, name) is not None
+        }
+        environment = settings_environment(configured, "c.NborchApp")
+        self._environment_before = {}
+        for name in configured:
+            variable = variable_for(name)
+            before = os.environ.get(variable)
+            if before is not None and before != environment[variable]:  # no values: secrets
+                self.serverapp.log.info("nborch: c.NborchApp.%s wins over %s", name, variable)
+            self._environment_before[variable] = before
+            os.environ[variable] = environment[variable]
+        reset_settings()
+
+    def _restore_environment(self) -> None:
+        for variable, value in self._environment_before.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        self._environment_before = {}
+        reset_settings()

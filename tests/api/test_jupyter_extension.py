@@ -1,18 +1,27 @@
 """The API inside a real `jupyter server` (the extension enabled by its config file): under
 Jupyter's base URL + "nborch/api/v1", behind Jupyter's token, with the scheduler ticking in
-Jupyter itself, so schedules make their runs with no worker and no nborch server running."""
+Jupyter itself, so schedules make their runs with no worker and no nborch server running.
+And the extension's life in Jupyter (a ServerApp in this process, where its threads can be
+seen): what it starts is gone after Jupyter's shutdown, and `c.NborchApp` settings win over
+NBORCH_* variables, for Jupyter and for the kernels it starts."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from jupyter_server.serverapp import ServerApp
 from support.deployments import HELLO, deploy_hello
 from support.processes import wait_for
 from support.servers import OutputProcess, environment, free_port
@@ -20,9 +29,10 @@ from support.servers import OutputProcess, environment, free_port
 from nborch.client import LocalClient
 from nborch.client.http import HttpClient
 from nborch.client.routes import API_PREFIX
-from nborch.errors import NotFoundError
+from nborch.errors import NotFoundError, ValidationError
 from nborch.models import StateType
 from nborch.orchestration.scheduler import LEASE
+from nborch.settings import get_settings
 from nborch.store.engine import close_stores, open_store
 from nborch.store.tables import LeaseRow
 
@@ -223,6 +233,104 @@ def test_a_base_url_puts_the_api_under_it(tmp_path: Path) -> None:
         with closing(jupyter.client()) as client:
             client.create_pool("under-jh", "process")
             assert [pool.name for pool in client.list_pools()] == ["under-jh"]
+    finally:
+        jupyter.process.stop()
+        close_stores()
+
+
+def in_process_jupyter(folder: Path, monkeypatch: pytest.MonkeyPatch, **traits: Any) -> ServerApp:
+    """A Jupyter ServerApp in this process with nborch as its only extension (no config
+    file, no HTTP server), initialised as `jupyter server` initialises it."""
+    root = folder / "root"
+    root.mkdir()
+    monkeypatch.setenv("JUPYTER_NO_CONFIG", "1")
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder / "runtime"))
+    app = ServerApp(
+        jpserver_extensions={"nborch": True},
+        root_dir=str(root),
+        allow_root=True,
+        reraise_server_extension_failures=True,
+    )
+    app.config.NborchApp.update(traits)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        app.initialize(argv=[], find_extensions=False, new_httpserver=False)
+    finally:  # Jupyter's own signal handlers are for its process, not pytest's
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    return app
+
+
+def test_jupyters_shutdown_stops_what_the_extension_started(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = set(threading.enumerate())
+    app = in_process_jupyter(tmp_path, monkeypatch)
+    [nborch] = app.extension_manager.extension_apps["nborch"]
+    # What requests start as well: the service's threads (an API key is checked on one) and
+    # the store's wake-up thread (a long-polling claim watches its pool).
+    assert asyncio.run(nborch.service.principal_for_key("Bearer nbk_no-such-key")) is None
+    open_store(get_settings().resolved_database_url).wakeups.watch("a-pool", lambda: None)
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    names = {thread.name.rstrip("_0123456789") for thread in started}
+    assert {"scheduler", "nborch-dispatcher", "nborch-api", "nborch-wakeups"} <= names, names
+    assert nborch.scheduler is not None and nborch.dispatcher is not None
+    assert app.web_app.settings["nborch_scheduler"] is nborch.scheduler
+
+    asyncio.run(app.cleanup_extensions())  # what Jupyter does on SIGTERM, Ctrl-C or shutdown
+
+    wait_for(
+        lambda: not [thread for thread in started if thread.is_alive()],
+        30,
+        lambda: f"still running: {[t.name for t in started if t.is_alive()]}",
+    )
+    assert (nborch.scheduler, nborch.dispatcher, nborch.service) == (None, None, None)
+
+
+def test_jupyters_config_wins_over_the_environment_for_jupyter_and_its_kernels(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NBORCH_SCHEDULER_INTERVAL", "7")
+    monkeypatch.setenv("NBORCH_LATE_AFTER", "12")
+    configured_home = tmp_path / "configured-home"
+    app = in_process_jupyter(
+        tmp_path, monkeypatch, home=str(configured_home), scheduler_interval=0.25,
+        run_dispatcher=False,
+    )  # fmt: skip
+    [nborch] = app.extension_manager.extension_apps["nborch"]
+    try:
+        assert nborch.dispatcher is None
+        assert "nborch-dispatcher" not in {thread.name for thread in threading.enumerate()}
+        assert nborch.scheduler is not None and nborch.scheduler.interval == 0.25
+        settings = get_settings()
+        assert (settings.home, settings.late_after) == (configured_home, 12.0)
+        # What the kernels Jupyter starts inherit:
+        assert os.environ["NBORCH_HOME"] == str(configured_home)
+        assert os.environ["NBORCH_SCHEDULER_INTERVAL"] == "0.25"
+        wait_for(lambda: (configured_home / "nborch.db").exists(), 30)
+    finally:
+        asyncio.run(app.cleanup_extensions())
+    assert os.environ["NBORCH_HOME"] == str(nborch_home)
+    assert os.environ["NBORCH_SCHEDULER_INTERVAL"] == "7"
+    assert get_settings().home == nborch_home
+
+
+def test_a_bad_setting_in_jupyters_config_is_named(
+    tmp_path: Path, nborch_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        in_process_jupyter(tmp_path, monkeypatch, scheduler_interval=0.0)
+    assert str(refused.value).startswith("c.NborchApp.scheduler_interval=0.0: ")
+    assert "greater than 0" in str(refused.value)
+    assert "NBORCH_SCHEDULER_INTERVAL" not in os.environ
+
+
+def test_a_signal_stops_jupyter_and_the_extension_says_so(tmp_path: Path) -> None:
+    jupyter = start_jupyter(tmp_path)
+    try:
+        jupyter.process.process.send_signal(signal.SIGTERM)
+        jupyter.process.wait_for_line("nborch: scheduler, dispatcher and API stopped", 60)
+        assert jupyter.process.process.wait(timeout=60) == 0, jupyter.process.output
     finally:
         jupyter.process.stop()
         close_stores()
