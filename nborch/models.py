@@ -171,6 +171,9 @@ class Schedule(ScheduleSpec):
     deployment_name: str
     created: datetime
     next_run_time: datetime | None = None
+    # Why the scheduler could not compute its next time: it makes no runs until the
+    # schedule is changed or resumed.
+    error: str | None = None
 
 
 class Deployment(_Model):

@@ -75,6 +75,7 @@ export interface Schedule {
   timezone: string;
   active: boolean;
   next_run_time: string | null;
+  error?: string | null;
 }
 
 export interface Deployment {

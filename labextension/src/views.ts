@@ -162,6 +162,9 @@ export function describeSchedule(schedule: Schedule, now: Date): string {
   const what = schedule.cron
     ? `cron ${schedule.cron} (${schedule.timezone})`
     : `every ${formatDuration(schedule.interval_seconds)}`;
+  if (schedule.error) {
+    return `${what} · in error: ${schedule.error}`;
+  }
   if (!schedule.active) {
     return `${what} · paused`;
   }

@@ -98,6 +98,9 @@ describe('deployments', () => {
         /^every 15 min 00 s · next/
       );
       expect(describeSchedule({ ...schedule, active: false }, NOW)).toBe('cron 0 1 * * * (UTC) · paused');
+      expect(describeSchedule({ ...schedule, error: 'OverflowError: date value out of range' }, NOW)).toBe(
+        'cron 0 1 * * * (UTC) · in error: OverflowError: date value out of range'
+      );
     }
     expect(renderDeployment(deployment({ schedules: [] }), { run: jest.fn() }, NOW).textContent).toContain(
       'no schedule'

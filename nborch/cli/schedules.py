@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from nborch.cli.options import client, json_option, param_option
-from nborch.display import console, fmt_time, print_json, print_table
+from nborch.display import Styled, console, fmt_time, print_json, print_table
 from nborch.models import CatchUp, Schedule, ScheduleSpec
 from nborch.parameters import parse_cli_parameters
 
@@ -143,7 +144,15 @@ def show_schedules(title: str, schedules: list[Schedule]) -> None:
         title,
         ["ID", "Schedule", "Active", "Next run (UTC)", "Parameters"],
         [
-            (s.id, s.describe(), s.active, fmt_time(s.next_run_time), json.dumps(s.parameters))
+            (
+                s.id,
+                s.describe(),
+                s.active,
+                Styled(f"[red]in error: {escape(s.error)}[/red]")
+                if s.error
+                else fmt_time(s.next_run_time),
+                json.dumps(s.parameters),
+            )
             for s in schedules
         ],
     )

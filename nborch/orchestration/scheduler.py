@@ -6,6 +6,10 @@ and the store refuses a second run for the same schedule and slot, so two schedu
 ticking at once cannot double a run. One lease in the store lets only one process tick at a
 time; when it dies, another takes over after the lease's time to live.
 
+One schedule never stops the others: a schedule whose times cannot be computed (a date
+out of range, a cron that never fires, a bug) is marked in error with the reason and
+skipped until it is changed or resumed; every other schedule keeps its runs.
+
 A tick is bounded: it makes runs for the schedules due soonest, about
 `scheduler_batch` runs at most, and says when more are due (`TickResult.more`) so that
 its caller ticks again at once. Ten thousand deployments on minute crons all need a run
@@ -215,6 +219,7 @@ def _due_schedules(
         .join(DeploymentRow, ScheduleRow.deployment_id == DeploymentRow.id)
         .where(
             ScheduleRow.active,
+            ScheduleRow.error.is_(None),
             ~DeploymentRow.paused,
             DeploymentRow.pool_id.is_not(None),
             or_(ScheduleRow.next_slot.is_(None), ScheduleRow.next_slot <= horizon_end),
@@ -230,12 +235,13 @@ def _due_schedules(
 @dataclass
 class _Plan:
     """What a tick makes: runs (rows of `_PLANNED`), the schedules' next slots (the ids of
-    the schedules that share each), the pools that get runs, and whether due schedules
-    were left for the next tick."""
+    the schedules that share each), the pools that get runs, the schedules in error (id →
+    reason) and whether due schedules were left for the next tick."""
 
     runs: list[tuple[Any, ...]] = field(default_factory=list)
     cursors: defaultdict[datetime, list[str]] = field(default_factory=lambda: defaultdict(list))
     pools: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)
     more: bool = False
 
 
@@ -273,10 +279,14 @@ def _plan_runs(
             break
         key = (cron, interval, anchor, tz, next_slot, catch_up)
         if key not in slots_of:
-            timetable = Timetable(cron, interval, anchor, tz)
-            slots_of[key] = plan_slots(
-                timetable, next_slot, CatchUp(catch_up), now, horizon_end, max_runs
-            )
+            try:
+                timetable = Timetable(cron, interval, anchor, tz)
+                slots_of[key] = plan_slots(
+                    timetable, next_slot, CatchUp(catch_up), now, horizon_end, max_runs
+                )
+            except Exception as err:  # this schedule only: the others keep their runs
+                plan.errors[schedule_id] = schedule_error(err)
+                continue
         slots, following = slots_of[key]
         plan.cursors[following].append(schedule_id)
         if not slots:
@@ -293,6 +303,23 @@ def _plan_runs(
                  output_path_for(run_id))
             )  # fmt: skip
     return plan
+
+
+def schedule_error(err: Exception) -> str:
+    return (
+        f"The scheduler cannot compute this schedule's times ({type(err).__name__}: {err}). "
+        "Change or delete the schedule; resuming it tries again."
+    )
+
+
+def _mark_errors(session: Session, errors: dict[str, str]) -> None:
+    for_each_row(
+        session,
+        "UPDATE deployment_schedules SET error = v.error FROM {rows} "
+        "WHERE deployment_schedules.id = v.id",
+        {"id": "varchar", "error": "text"},
+        errors.items(),
+    )
 
 
 def schedule_runs(store: Store, now: datetime) -> tuple[int, bool]:
@@ -313,6 +340,8 @@ def schedule_runs(store: Store, now: datetime) -> tuple[int, bool]:
                 wake_pool(session, pool_id)
         if plan.cursors:
             _move_cursors(session, plan.cursors)
+        if plan.errors:
+            _mark_errors(session, plan.errors)
         return made, plan.more
 
 

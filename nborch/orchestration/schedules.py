@@ -21,6 +21,10 @@ from nborch.store.tables import DeploymentRow, FlowRunRow, ScheduleRow
 from nborch.timeutil import utcnow
 
 MIN_INTERVAL_SECONDS = 1.0
+MAX_INTERVAL_SECONDS = 10 * 366 * 24 * 3600.0  # ten years
+# Anchors outside these years are typing mistakes, and near year 1 or 9999 every time
+# computed from them overflows.
+ANCHOR_YEARS = (1970, 2200)
 
 
 def check_schedule(
@@ -33,15 +37,22 @@ def check_schedule(
             "both or neither. Example: --cron '0 1 * * *' or --interval 3600"
         )
     check_timezone(spec.timezone)
-    if spec.interval_seconds is not None and spec.interval_seconds < MIN_INTERVAL_SECONDS:
+    interval = spec.interval_seconds
+    if interval is not None and not MIN_INTERVAL_SECONDS <= interval <= MAX_INTERVAL_SECONDS:
+        how = "too short" if interval < MIN_INTERVAL_SECONDS else "too long or not a number"
         raise ValidationError(
-            f"Interval {spec.interval_seconds:g} s of a schedule of {owner} is too short: "
-            f"use at least {MIN_INTERVAL_SECONDS:g} s."
+            f"Interval {interval:g} s of a schedule of {owner} is {how}: use "
+            f"{MIN_INTERVAL_SECONDS:g} s to {MAX_INTERVAL_SECONDS:.0f} s (ten years)."
         )
-    if spec.anchor_date is not None and spec.anchor_date.tzinfo is None:
-        spec = spec.model_copy(
-            update={"anchor_date": spec.anchor_date.replace(tzinfo=check_timezone(spec.timezone))}
-        )
+    if spec.anchor_date is not None:
+        if not ANCHOR_YEARS[0] <= spec.anchor_date.year <= ANCHOR_YEARS[1]:
+            raise ValidationError(
+                f"Anchor {spec.anchor_date.isoformat()} of a schedule of {owner} is out of "
+                f"range: use a date in the years {ANCHOR_YEARS[0]} to {ANCHOR_YEARS[1]}."
+            )
+        if spec.anchor_date.tzinfo is None:  # read in the schedule's time zone
+            zone = check_timezone(spec.timezone)
+            spec = spec.model_copy(update={"anchor_date": spec.anchor_date.replace(tzinfo=zone)})
     validate_parameters(parameter_specs, spec.parameters, f"a schedule of {owner}")
     cron = check_cron(spec.cron) if spec.cron is not None else None
     return spec.model_copy(update={"cron": cron})
@@ -118,6 +129,7 @@ def _to_model(row: ScheduleRow, full_name: str, next_run: datetime | None) -> Sc
         active=row.active,
         created=row.created,
         next_run_time=next_run,
+        error=row.error,
     )
 
 
@@ -189,11 +201,12 @@ def _schedule(session: Session, full_name: str, schedule_id: str) -> ScheduleRow
 
 def set_schedule_active(store: Store, full_name: str, schedule_id: str, active: bool) -> Schedule:
     """Pausing drops the runs the schedule made that nobody started; resuming starts
-    from now (missed times while paused are not caught up)."""
+    from now (missed times while paused are not caught up) and clears its error."""
     with store.write() as session:
         row = _schedule(session, full_name, schedule_id)
         row.active = active
         row.next_slot = None
+        row.error = None
         drop_unstarted_runs(session, [row.id])
         session.flush()
         return _to_model(row, full_name, None)

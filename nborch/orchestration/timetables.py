@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from nborch.errors import ValidationError
 
@@ -57,6 +57,13 @@ def check_cron(expression: str) -> str:
             _check_part(expression, part, name, low, high, names)
     if not croniter.is_valid(text):
         raise ValidationError(f"{expression!r} is not a valid cron expression.")
+    try:
+        croniter(text, datetime(2000, 1, 1, tzinfo=timezone.utc)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValidationError(
+            f"{expression!r} never fires (no such date, e.g. February 30th). Check its day "
+            "of month and month."
+        ) from None
     return text
 
 

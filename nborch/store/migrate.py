@@ -16,7 +16,7 @@ from sqlalchemy import Connection, inspect, text
 
 from nborch.store.engine import Store
 
-HEAD_REVISION = "0007_request_keys"
+HEAD_REVISION = "0008_schedule_errors"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6E62_6F72  # "nbor"
 

@@ -160,6 +160,8 @@ class ScheduleRow(Base):
     # The first slot the scheduler has not made a run for yet; None: start from now.
     next_slot: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the scheduler could not compute its next time; it is skipped while this is set.
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LeaseRow(Base):

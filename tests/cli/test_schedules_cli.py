@@ -8,6 +8,7 @@ from support.deployments import HELLO
 
 from nborch.client import LocalClient
 from nborch.orchestration import scheduler
+from nborch.store.tables import ScheduleRow
 
 
 def test_deploy_with_schedules_and_redeploy_keeps_or_replaces_them(
@@ -104,3 +105,20 @@ def test_bad_schedules_are_refused_with_the_reason(
     assert as_json(nborch("deployment", "ls", "--json"))[0]["schedules"] == []
     result = nborch("deployment", "schedule", "create", deployed)
     assert result.exit_code == 2 and "exactly one --cron or one --interval" in result.output
+
+
+def test_schedules_out_of_range_are_refused_and_one_in_error_is_shown(
+    nborch: Invoke, deployed: str, sqlite_client: LocalClient
+) -> None:
+    create = ("deployment", "schedule", "create", deployed)
+    error_line(nborch(*create, "--interval", "1e12"), "too long", "ten years")
+    error_line(nborch(*create, "--cron", "0 0 30 2 *"), "never fires")
+    assert as_json(nborch("deployment", "schedule", "ls", deployed, "--json")) == []
+    made = as_json(nborch(*create, "--interval", "3600", "--json"))
+    with sqlite_client.store.write() as session:  # an old store's schedule, past the checks
+        row = session.get(ScheduleRow, made["id"])
+        assert row is not None
+        row.interval_seconds = 1e12
+    scheduler.tick(sqlite_client.store)
+    listed = ok(nborch("deployment", "schedule", "ls", deployed)).stdout
+    assert "in error" in " ".join(listed.split()) and "OverflowError" in listed

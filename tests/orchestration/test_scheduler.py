@@ -17,7 +17,7 @@ from nborch.models import CatchUp, FlowRun, ScheduleSpec, StateType
 from nborch.orchestration import claims, scheduler
 from nborch.orchestration.leases import acquire_lease
 from nborch.settings import get_settings
-from nborch.store.tables import FlowRunRow
+from nborch.store.tables import FlowRunRow, ScheduleRow
 
 T0 = datetime(2030, 1, 7, 12, 0, 30, tzinfo=timezone.utc)  # a Monday, mid-minute
 MINUTELY = ScheduleSpec(cron="* * * * *")
@@ -265,3 +265,49 @@ def test_new_schedules_come_first_and_every_due_one_is_served(
     later = tick(client, T0 + timedelta(minutes=1))
     assert (later.created, later.more) == (1, True)
     assert waiting(client)[-1].deployment_name == "hello/new"
+
+
+def test_a_schedule_whose_times_cannot_be_computed_is_skipped_and_the_others_run(
+    client: LocalClient, pool: str
+) -> None:
+    """As a store written before schedules were bounded may hold: an interval whose next
+    time is past year 9999. It is marked in error with the reason; every other schedule
+    keeps its runs; resuming it clears the error (and it fails again while still bad)."""
+    deploy_hello(client, pool, name="bad", schedules=[ScheduleSpec(interval_seconds=3600)])
+    deploy_hello(client, pool, name="good", schedules=[MINUTELY])
+    with client.store.write() as session:  # past the checks at the edge, as old data is
+        session.execute(sa.update(ScheduleRow).values(interval_seconds=1e12).where(
+            ScheduleRow.id == str(client.get_deployment("hello/bad").schedules[0].id)
+        ))  # fmt: skip
+    for minute in range(3):
+        assert tick(client, T0 + timedelta(minutes=minute)).created >= 1
+    assert runs_per_deployment(client) == {"hello/good": 12}
+    [bad] = client.list_schedules("hello/bad")
+    assert bad.error and "OverflowError" in bad.error and "Change or delete" in bad.error
+    [good] = client.list_schedules("hello/good")
+    assert good.error is None
+    resumed = client.set_schedule_active("hello/bad", str(bad.id), True)
+    assert resumed.error is None
+    tick(client, T0 + timedelta(minutes=5))
+    assert client.list_schedules("hello/bad")[0].error
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        (ScheduleSpec(interval_seconds=1e12), "too long"),
+        (ScheduleSpec(interval_seconds=float("nan")), "not a number"),
+        (ScheduleSpec(interval_seconds=float("inf")), "too long"),
+        (ScheduleSpec(interval_seconds=0.5), "too short"),
+        (ScheduleSpec(interval_seconds=60, anchor_date=datetime(1, 1, 1)), "Anchor"),
+        (ScheduleSpec(interval_seconds=60, anchor_date=datetime(9999, 12, 31)), "Anchor"),
+        (ScheduleSpec(cron="0 0 30 2 *"), "never fires"),
+    ],
+)
+def test_schedules_out_of_range_are_refused_where_they_enter(
+    client: LocalClient, pool: str, spec: ScheduleSpec, says: str
+) -> None:
+    deploy_hello(client, pool)
+    with pytest.raises(ValidationError, match=says):
+        client.create_schedule("hello/demo", spec)
+    assert client.list_schedules("hello/demo") == []

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 from nborch.client import NborchClient
 from nborch.models import Deployment, FlowRun
 from nborch.notebook.dashboard.actions import Actions
-from nborch.notebook.dashboard.formatting import clock, muted, text, until
+from nborch.notebook.dashboard.formatting import clock, error, muted, text, until
 from nborch.notebook.dashboard.parameter_form import ParameterForm
 from nborch.notebook.dashboard.rows import KeyedRows, button, cell, close_tree, grid, header
 
@@ -26,7 +26,9 @@ def schedules_html(deployment: Deployment, now: datetime) -> str:
     lines = []
     for schedule in deployment.schedules:
         said = text(schedule.describe())
-        if not schedule.active:
+        if schedule.error:
+            lines.append(f"{said} {error('in error: ' + schedule.error)}")
+        elif not schedule.active:
             lines.append(f"{said} {muted('paused')}")
         elif schedule.next_run_time is None:
             lines.append(f"{said} {muted('next run not made yet (a scheduler makes it)')}")

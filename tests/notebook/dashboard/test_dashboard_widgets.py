@@ -18,6 +18,7 @@ from nborch.client import LocalClient
 from nborch.models import Deployment, ScheduleSpec, StateType
 from nborch.notebook.dashboard import Dashboard
 from nborch.notebook.dashboard.app import RUNS, TITLES
+from nborch.store.tables import ScheduleRow
 
 OpenDashboard = Callable[..., Dashboard]
 
@@ -377,3 +378,17 @@ def test_the_magic_and_nborch_dashboard(sqlite_client: LocalClient, pool: str) -
         by_hand.close()
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_schedule_in_error_says_why_in_the_deployments_tab(
+    sqlite_client: LocalClient, pool: str, hello: Deployment, open_dashboard: OpenDashboard
+) -> None:
+    made = sqlite_client.create_schedule("hello/demo", ScheduleSpec(interval_seconds=3600))
+    with sqlite_client.store.write() as session:  # an old store's schedule, past the checks
+        row = session.get(ScheduleRow, str(made.id))
+        assert row is not None
+        row.interval_seconds = 1e12
+    assert sqlite_client.scheduler_tick("test") is not None
+    deployment = open_dashboard().deployments.rows.rows["hello/demo"]
+    assert "in error: The scheduler cannot compute" in shown(deployment.schedules)
+    assert "OverflowError" in shown(deployment.schedules)
