@@ -11,7 +11,9 @@ kernel that is already up instead of waiting for one to start.
   setting). A run that takes a kernel triggers a replacement; kernels beyond the number
   wanted are not shut down (the next runs take them), only not replaced.
 - Idle kernels are recycled (shut down and started afresh) after `recycle_after` seconds;
-  one that dies while waiting (or starting) is dropped and replaced the moment it dies.
+  one that dies while waiting (or starting) is dropped and replaced the moment it dies; a
+  recipe whose kernels fail to start three times in a row is kept ready no more until a run
+  needs it again.
 
 All state lives on the `KernelLoop`; the public methods may be called from any thread.
 """
@@ -26,6 +28,9 @@ from nborch.execution.kernel_loop import KernelLoop
 from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 
 MAX_RECIPES = 4
+# Standby kernels of a recipe that failed to start this many times in a row are started no
+# more (until a run of the recipe comes).
+MAX_FAILED_STARTS = 3
 MAINTENANCE_INTERVAL = 2.0
 # A kernel taken while others of its recipe still stand by is replaced this much later, so
 # that starting its replacement does not slow the run that took it (or the next one).
@@ -50,6 +55,7 @@ class StandbyKernels:
         self.kernels: list[Kernel] = []  # starting or ready, none handed out
         self.recipes: list[KernelRecipe] = []  # newest first
         self._spawning: list[KernelRecipe] = []  # kernels being launched (not in `kernels` yet)
+        self._failed_starts: dict[KernelRecipe, int] = {}  # in a row, per recipe
         self._closed = False
         self._maintenance: asyncio.Task[None] | None = None
         self._shutdowns: set[asyncio.Task[None]] = set()
@@ -179,11 +185,15 @@ class StandbyKernels:
             return
         except Exception as err:
             self.on_error(f"standby {recipe.describe()} did not become ready: {err}")
-            # Not kept ready again until a run needs it (learn): a kernel that cannot
-            # start would otherwise be started again and again.
-            if recipe in self.recipes and kernel in self.kernels:
+            failures = self._failed_starts[recipe] = self._failed_starts.get(recipe, 0) + 1
+            # A kernel that cannot start is not started again and again: after a few
+            # failures in a row its recipe is kept ready no more, until a run needs it.
+            if failures >= MAX_FAILED_STARTS and recipe in self.recipes and kernel in self.kernels:
                 self.recipes.remove(recipe)
+                self._failed_starts.pop(recipe)
             self._replace_dead(kernel)
+            return
+        self._failed_starts.pop(recipe, None)
 
     def _replace_dead(self, kernel: Kernel, *, if_ready: bool = False) -> None:
         """A standby kernel died (or never became ready) before any run took it: it costs
