@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from nborch.models import FlowRun
+from nborch.models import FlowRun, Watch
 from nborch.models import StateType as S
 from nborch.orchestration.lookup import pool_by_name
 from nborch.orchestration.quotas import is_over_quota
 from nborch.orchestration.runs import ACTIVE, WAITING, load_runs
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, WorkQueueRow
-from nborch.store.wakeups import Watch
 from nborch.timeutil import utcnow
 
 
