@@ -83,7 +83,7 @@ _IDEMPOTENCY_PARAMETER = {
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "operationId": route.op,
+        "operationId": route.name,
         "summary": route.summary,
         "parameters": _parameters(route, components),
         "responses": {},

@@ -207,3 +207,21 @@ def claim_waiting(
             woken.wait(remaining)
     finally:
         watch.close()
+
+
+def claim_runs_or_wait(
+    store: Store,
+    pool_name: str,
+    worker_id: uuid.UUID,
+    limit: int,
+    *,
+    lookahead: float = 0.0,
+    wait: float = 0.0,
+) -> list[FlowRun]:
+    """The claim operation: `claim_runs`, and with `wait`, while none is due, a long poll
+    for up to that many seconds (see `claim_waiting`)."""
+
+    def claim() -> list[FlowRun]:
+        return claim_runs(store, pool_name, worker_id, limit, lookahead=lookahead)
+
+    return claim_waiting(store, pool_name, claim, wait) if wait > 0 else claim()
