@@ -87,6 +87,7 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         "summary": route.summary,
         "parameters": _parameters(route, components),
         "responses": {},
+        "x-nborch-access": route.access.describe(),
     }
     if route.body is not None:
         operation["requestBody"] = {
