@@ -60,3 +60,21 @@ def test_only_the_in_process_transport_loads_the_store(tmp_path: Path) -> None:
         NBORCH_HOME=str(tmp_path),
     )
     assert {"sqlalchemy", "nborch.store.engine", "nborch.orchestration.pools"} <= set(loaded)
+
+
+def test_a_worker_of_a_server_loads_nothing_below_the_client() -> None:
+    # What `nborch worker start` loads before its first run, for each pool type a user's
+    # worker serves, when NBORCH_API_URL names a server.
+    loaded = loaded_after(
+        "import click\n"
+        "from nborch.cli.main import cli\n"
+        "cli.get_command(click.Context(cli), 'worker')\n"
+        "from nborch.client import get_client\n"
+        "from nborch.models import PoolType\n"
+        "from nborch.workers import worker_class_for\n"
+        "worker_class_for(PoolType.PROCESS), worker_class_for(PoolType.DOCKER)\n"
+        "assert get_client(retry_for=0).is_remote\n",
+        NBORCH_API_URL="http://127.0.0.1:9",
+    )
+    assert "nborch.workers.process" in loaded and "nborch.workers.docker" in loaded
+    assert below(loaded) == []
