@@ -10,24 +10,22 @@ way httpx writes its client once over `BaseTransport`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from nborch.client.deployment_operations import DeploymentOperations
-from nborch.client.operations import Operation
+from nborch.client.operations import Transport
 from nborch.client.pool_operations import PoolOperations
 from nborch.client.run_operations import RunOperations
 from nborch.models import Watch
 
 
-class ClientTransport(Protocol):
-    """What a client needs of its transport."""
+class ClientTransport(Transport, Protocol):
+    """What a client needs of its transport: to carry operations out, to say whether it
+    reaches a server elsewhere, and to watch a pool where it can."""
 
     # True for a server elsewhere: its workers hand output notebooks over and leave the
     # scheduler to the server.
     is_remote: bool
-
-    def call(self, operation: Operation, arguments: dict[str, Any]) -> Any:
-        """Carry the operation out with these arguments (every parameter, by name)."""
 
     def watch_pool(self, pool_name: str, on_work: Callable[[], None]) -> Watch | None:
         """See `Client.watch_pool`."""

@@ -1,7 +1,8 @@
 """What an operation of the client contract is, and how one is declared.
 
 An operation is declared once, as a method without a body under the `@operation` decorator
-(see `nborch.client.table`): its signature is the Python API, and the decorator adds the
+(the table: `pool_operations`, `deployment_operations`,
+`run_operations`): its signature is the Python API, and the decorator adds the
 rest — its typed input (path and query model, body model), its typed output, its HTTP
 binding, who may call it, whether it is idempotent, and the orchestration function that
 carries it out (`does`, named, so that this module imports nothing of the store). The
@@ -174,7 +175,8 @@ def declare(
 class Transport(Protocol):
     """How a client's operations are carried out: in-process or over HTTP."""
 
-    def call(self, operation: Operation, arguments: dict[str, Any]) -> Any: ...
+    def call(self, operation: Operation, arguments: dict[str, Any]) -> Any:
+        """Carry the operation out with these arguments (every parameter, by name)."""
 
 
 class HasTransport(Protocol):
