@@ -6,6 +6,8 @@ These are wire models: the store keeps rows of its own and converts at its bound
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -349,3 +351,32 @@ class UsageReport(_Model):
     pools: list[PoolUsage] = Field(default_factory=list)
     deployments: list[UsageEntry] = Field(default_factory=list)
     tags: list[UsageEntry] = Field(default_factory=list)
+
+
+# ---- what an operation hands back that is not stored ------------------------------------------
+
+
+@dataclass
+class TickResult:
+    """What one scheduler tick did: runs made, marked LATE, skipped by the catch-up policy,
+    and crashed (their worker vanished)."""
+
+    created: int = 0
+    late: int = 0
+    skipped: int = 0
+    crashed: int = 0
+    # Schedules due by the horizon were left for the next tick (it stopped at its batch).
+    more: bool = False
+
+
+class Watch:
+    """One subscription to a pool's wake-ups (see `nborch.store.wakeups`); `close()` ends it."""
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        self._close = close
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._close()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from nborch.client.base import NborchClient
-from nborch.orchestration.scheduler import TickResult
+from nborch.models import TickResult
 from nborch.settings import get_settings
 
 # After a tick that left due schedules for later (it stopped at its batch), the next tick

@@ -9,6 +9,7 @@ so a run costs a local clone rather than a download of the whole repository.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ class SourceError(NborchError):
 
 def is_git_url(source: str) -> bool:
     return source.startswith(_GIT_PREFIXES) or source.endswith(".git")
+
+
+def notebook_location(source: str, entrypoint: str) -> tuple[str, str | None]:
+    """(input path, working directory) of a deployment's runs. A git source is checked out
+    by the worker for each run: until then the path is the entrypoint inside it."""
+    if is_git_url(source):
+        return entrypoint, None
+    # Plain string joins: the scheduler calls this for every run it makes.
+    notebook = os.path.normpath(os.path.join(source, entrypoint))
+    return notebook, os.path.dirname(notebook)
 
 
 def split_entrypoint(entrypoint: str) -> tuple[str, str | None]:

@@ -372,7 +372,8 @@ export class PoolForm extends Form<WorkPool> {
     }
     return this.api.createPool({
       name,
-      type: this.type.value,
+      // the select offers POOL_TYPES only
+      type: POOL_TYPES.find((type) => type === this.type.value) ?? 'process',
       ...(limit ? { concurrency_limit: Number(limit) } : {}),
       ...(this.description.value.trim() ? { description: this.description.value.trim() } : {})
     });

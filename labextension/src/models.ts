@@ -1,20 +1,26 @@
 /**
- * What nborch's API answers, as TypeScript sees it: the wire models of `nborch/models.py`
- * and `nborch/client/routes.py` (dates are ISO 8601 strings, UTC).
+ * What nborch's API answers, as the panel names it: the types made from nborch's operation
+ * table (`./api-types`, generated: do not edit it), under the names the panel uses, and
+ * what the table cannot say (the final states, the parameter types the form knows, the
+ * parts of a notebook that progress reads).
  */
 
-export type PoolStatus = 'READY' | 'NOT_READY' | 'PAUSED';
+import type * as api from './api-types';
 
-export type RunState =
-  | 'SCHEDULED'
-  | 'LATE'
-  | 'PENDING'
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'FAILED'
-  | 'CRASHED'
-  | 'CANCELLING'
-  | 'CANCELLED';
+export type {
+  CellFailure,
+  CronPreview,
+  FlowRun,
+  JsonObject,
+  JsonValue,
+  LogLine,
+  PoolStatus,
+  Schedule,
+  Worker,
+  WorkPool
+} from './api-types';
+
+export type RunState = api.StateType;
 
 export const FINAL_STATES: ReadonlySet<RunState> = new Set<RunState>([
   'COMPLETED',
@@ -23,121 +29,24 @@ export const FINAL_STATES: ReadonlySet<RunState> = new Set<RunState>([
   'CANCELLED'
 ]);
 
-/** A JSON value, as parameters and job variables carry them. */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
-
-export type JsonObject = Record<string, JsonValue>;
-
 /** The parameter types nborch knows (`nborch.parameters.TYPE_NAMES`). */
 export type ParameterType = 'str' | 'int' | 'float' | 'bool' | 'list' | 'dict' | 'any';
 
-export interface ParameterSpec {
-  name: string;
+/** A flow parameter: its `type` is one of those the form knows. */
+export interface ParameterSpec extends Omit<api.ParameterSpec, 'type'> {
   type: ParameterType;
-  default: JsonValue;
-  help: string;
 }
 
-export interface WorkPool {
-  id: string;
-  name: string;
-  type: string;
-  description: string;
-  concurrency_limit: number | null;
-  paused: boolean;
-  status: PoolStatus;
-  created: string;
-  active_runs: number;
-  workers_online: number;
-}
-
-export interface Worker {
-  id: string;
-  name: string;
-  pool_name: string | null;
-  hostname: string;
-  pid: number | null;
-  last_heartbeat: string;
-  status: 'ONLINE' | 'OFFLINE';
-  active_runs: number;
-}
-
-export interface Schedule {
-  id: string;
-  cron: string | null;
-  interval_seconds: number | null;
-  timezone: string;
-  active: boolean;
-  next_run_time: string | null;
-  error?: string | null;
-}
-
-export interface Deployment {
-  id: string;
-  flow_name: string;
-  name: string;
-  source: string;
-  entrypoint: string;
+export interface Deployment extends Omit<api.Deployment, 'parameter_specs'> {
   parameter_specs: ParameterSpec[];
-  parameters: JsonObject;
-  pool_name: string | null;
-  job_variables: JsonObject;
-  description: string;
-  paused: boolean;
-  schedules: Schedule[];
 }
 
-export interface CellFailure {
-  cell_index: number;
-  ename: string;
-  evalue: string;
-}
-
-export interface FlowRun {
-  id: string;
-  name: string;
-  flow_name: string;
-  deployment_name: string | null;
-  pool_name: string | null;
-  worker_name: string | null;
-  state: RunState;
-  state_message: string;
-  parameters: JsonObject;
-  output_path: string | null;
-  failure: CellFailure | null;
-  scheduled_time: string;
-  start_time: string | null;
-  end_time: string | null;
-  created: string;
-}
-
-export interface LogLine {
-  seq: number;
-  timestamp: string;
-  message: string;
-}
-
-export interface NotebookParameters {
-  path: string;
-  flow_name: string;
-  parameters: ParameterSpec[];
-}
-
-export interface CronPreview {
-  cron: string;
-  timezone: string;
-  times: string[];
-}
-
-export interface AppliedDeployment {
+export interface AppliedDeployment extends Omit<api.AppliedDeployment, 'deployment'> {
   deployment: Deployment;
-  created: boolean;
+}
+
+export interface NotebookParameters extends Omit<api.NotebookParameters, 'parameters'> {
+  parameters: ParameterSpec[];
 }
 
 /** A notebook as nbformat JSON: only what progress needs. */
@@ -157,29 +66,10 @@ export interface NotebookJson {
 }
 
 /** What "Deploy this notebook…" sends (POST /deploy-notebook). */
-export interface DeployNotebookRequest {
-  path: string;
-  name: string;
-  pool_name: string;
-  flow_name?: string;
-  cron?: string;
-  timezone: string;
-  parameters: JsonObject;
-  job_variables: JsonObject;
-  image?: string;
-  build_image?: boolean;
-  description?: string;
-}
+export type DeployNotebookRequest = api.DeployNotebook;
 
-export interface CreatePoolRequest {
-  name: string;
-  type: string;
-  description?: string;
-  concurrency_limit?: number;
-}
+/** What "New pool" sends (POST /work-pools). */
+export type CreatePoolRequest = api.CreatePool;
 
-export interface CreateRunRequest {
-  deployment: string;
-  parameters?: JsonObject;
-  job_variables?: JsonObject;
-}
+/** What "Run" sends (POST /flow-runs). */
+export type CreateRunRequest = api.CreateRun;

@@ -137,7 +137,13 @@ describe('renderRun', () => {
       state: 'FAILED',
       end_time: '2024-05-01T09:59:55Z',
       output_path: '/home/runs/r1/output.ipynb',
-      failure: { cell_index: 2, ename: 'ZeroDivisionError', evalue: 'division by zero' }
+      failure: {
+        cell_index: 2,
+        execution_count: 3,
+        source: '1 / 0',
+        ename: 'ZeroDivisionError',
+        evalue: 'division by zero'
+      }
     });
     const node = renderRun(failed, {}, { ...noRunActions, openOutput }, NOW);
     expect(node.querySelector('.nborch-cancel')).toBeNull();

@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nborch.client.local import LocalClient
-from nborch.models import FlowRun
-from nborch.store.wakeups import Watch
+from nborch.models import FlowRun, Watch
 from nborch.timeutil import utcnow
 
 

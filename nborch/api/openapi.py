@@ -83,10 +83,11 @@ _IDEMPOTENCY_PARAMETER = {
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
-        "operationId": route.op,
+        "operationId": route.name,
         "summary": route.summary,
         "parameters": _parameters(route, components),
         "responses": {},
+        "x-nborch-access": route.access.describe(),
     }
     if route.body is not None:
         operation["requestBody"] = {

@@ -201,17 +201,18 @@ class ApiService:
                 )
             if len(body) > route.max_body:
                 raise PayloadTooLargeError(
-                    f"The request body has {len(body)} bytes; {route.op} takes at most "
+                    f"The request body has {len(body)} bytes; {route.name} takes at most "
                     f"{route.max_body}."
                 )
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
-            operation = getattr(self, route.op) if route.op in SERVER_OPS else None
-            if route.op == "claim_runs" and kwargs.get("wait"):
+            if route.name in SERVER_OPS:
+                result = await self._off_loop(getattr(self, route.name), **kwargs)
+            elif route.waits_for and kwargs.get(route.waits_for):
                 result = await self.long_poll.claim_runs(**kwargs)
-            else:
-                result = await self._off_loop(operation or getattr(self.client, route.op), **kwargs)
+            else:  # the operation's orchestration function, on the server's store
+                result = await self._off_loop(self.client.transport.call, route, kwargs)
         except NborchError as err:
             return _error(err)
         except DataError as err:  # e.g. a number beyond what the store's column holds
@@ -323,7 +324,7 @@ class ApiService:
             reach = ", ".join(sorted(principal.pools)) or "no pool"
             raise PermissionDeniedError(
                 f"API key '{principal.name}' is a worker key for {reach}: it may not call "
-                f"{route.op}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
+                f"{route.name}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
             )
 
 

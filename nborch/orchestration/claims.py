@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from nborch.models import FlowRun
+from nborch.models import FlowRun, Watch
 from nborch.models import StateType as S
 from nborch.orchestration.lookup import pool_by_name
 from nborch.orchestration.quotas import is_over_quota
 from nborch.orchestration.runs import ACTIVE, WAITING, load_runs
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, WorkQueueRow
-from nborch.store.wakeups import Watch
 from nborch.timeutil import utcnow
 
 
@@ -208,3 +207,21 @@ def claim_waiting(
             woken.wait(remaining)
     finally:
         watch.close()
+
+
+def claim_runs_or_wait(
+    store: Store,
+    pool_name: str,
+    worker_id: uuid.UUID,
+    limit: int,
+    *,
+    lookahead: float = 0.0,
+    wait: float = 0.0,
+) -> list[FlowRun]:
+    """The claim operation: `claim_runs`, and with `wait`, while none is due, a long poll
+    for up to that many seconds (see `claim_waiting`)."""
+
+    def claim() -> list[FlowRun]:
+        return claim_runs(store, pool_name, worker_id, limit, lookahead=lookahead)
+
+    return claim_waiting(store, pool_name, claim, wait) if wait > 0 else claim()

@@ -35,7 +35,7 @@ from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import validate_parameters
 from nborch.settings import get_settings
-from nborch.sources import is_git_url
+from nborch.sources import notebook_location
 from nborch.store.engine import Store
 from nborch.store.tables import (
     DeploymentRow,
@@ -193,17 +193,8 @@ def _run_name(prefix: str, run_id: str) -> str:
     return f"{prefix}-{run_id[:8]}"
 
 
-def notebook_location(source: str, entrypoint: str) -> tuple[str, str | None]:
-    """(input path, working directory) of a deployment's runs. A git source is checked out
-    by the worker for each run: until then the path is the entrypoint inside it."""
-    if is_git_url(source):
-        return entrypoint, None
-    # Plain string joins, here and below: the scheduler calls these for every run it makes.
-    notebook = os.path.normpath(os.path.join(source, entrypoint))
-    return notebook, os.path.dirname(notebook)
-
-
 def output_path_for(run_id: str) -> str:
+    # A plain string join: the scheduler calls this for every run it makes.
     return os.path.join(get_settings().runs_dir, run_id, "output.ipynb")
 
 

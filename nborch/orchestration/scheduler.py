@@ -30,7 +30,7 @@ from sqlalchemy import Text, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
-from nborch.models import CatchUp, StateType
+from nborch.models import CatchUp, StateType, TickResult
 from nborch.orchestration.leases import acquire_lease
 from nborch.orchestration.runs import crash_orphaned_runs, notebook_location, output_path_for
 from nborch.orchestration.timetables import Timetable
@@ -44,16 +44,6 @@ from nborch.timeutil import utcnow
 LEASE = "scheduler"
 LATE = StateType.LATE.value
 _TICK = timedelta(microseconds=1)
-
-
-@dataclass
-class TickResult:
-    created: int = 0
-    late: int = 0
-    skipped: int = 0
-    crashed: int = 0
-    # Schedules due by the horizon were left for the next tick (it stopped at its batch).
-    more: bool = False
 
 
 def plan_slots(

@@ -33,6 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from nborch.models import Watch
+
 if TYPE_CHECKING:
     from nborch.store.engine import Store
 
@@ -57,19 +59,6 @@ def pools_to_wake(session: Session) -> set[str]:
 
 def channel(pool_id: str) -> str:
     return "nborch_pool_" + str(pool_id).replace("-", "")
-
-
-class Watch:
-    """One subscription; `close()` ends it."""
-
-    def __init__(self, close: Callable[[], None]) -> None:
-        self._close = close
-        self._closed = False
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._close()
 
 
 class Wakeups:

@@ -52,8 +52,8 @@ from nborch.containers.standby import (
 )
 from nborch.errors import NborchError
 from nborch.jobs.variables import DEFAULT_STANDBY_CONTAINERS
-from nborch.orchestration.runs import notebook_location
 from nborch.secret_references import secret_names
+from nborch.sources import notebook_location
 from nborch.workers.standby_recipes import job_for_worker
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from nborch.errors import NborchError
 from nborch.jobs import resolve_job_configuration
 from nborch.jobs.variables import AUTO_STANDBY_KERNELS
 from nborch.models import FlowRun
-from nborch.orchestration.runs import notebook_location
+from nborch.sources import notebook_location
 
 if TYPE_CHECKING:
     from nborch.workers.process import ProcessWorker

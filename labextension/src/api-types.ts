@@ -1,0 +1,532 @@
+/**
+ * nborch's API as TypeScript sees it: the inputs and answers of every operation, made from
+ * nborch's operation table (nborch/client/*_operations.py) by
+ * `python -m nborch.api.codegen`. Do not edit: change the table and run it again (a test
+ * fails while this file is stale). Dates are ISO 8601 strings, UTC.
+ */
+
+/** A JSON value, as parameters and job variables carry them. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+export type JsonObject = Record<string, JsonValue>;
+
+/** An API key as listed (the key itself is shown once, when it is created). */
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  role: ApiKeyRole;
+  pools: string[];
+  created: string;
+  last_used: string | null;
+  revoked: string | null;
+}
+
+/** What an API key may do: everything, or a worker's share of some pools. */
+export type ApiKeyRole = 'admin' | 'worker';
+
+export interface AppendLogs {
+  lines: string[];
+}
+
+export interface AppliedDeployment {
+  deployment: Deployment;
+  created: boolean;
+}
+
+/**
+ * What a schedule does with times it missed (nothing ran, or nothing could start):
+ * run them ALL, only the LATEST, or NONE of them.
+ */
+export type CatchUp = 'all' | 'latest' | 'none';
+
+/** Where a notebook raised: the cell and the exception, as papermill reports it. */
+export interface CellFailure {
+  cell_index: number;
+  execution_count: number | null;
+  source: string;
+  ename: string;
+  evalue: string;
+}
+
+export interface ClaimRuns {
+  worker_id: string;
+  limit: number;
+  lookahead?: number;
+  wait?: number;
+}
+
+export interface CreateAdhocRun {
+  flow_name: string;
+  input_path: string;
+  parameters?: JsonObject;
+  job_variables?: JsonObject;
+  output_path?: string | null;
+  cwd?: string | null;
+  worker_id: string;
+  tags?: string[];
+}
+
+export interface CreateApiKey {
+  name: string;
+  role: string;
+  pools?: string[];
+}
+
+export interface CreatePool {
+  name: string;
+  type: 'process' | 'docker' | 'nborch:managed' | 'docker-swarm' | 'dask' | 'kubernetes';
+  description?: string;
+  base_job_template?: JsonObject | null;
+  concurrency_limit?: number | null;
+  paused?: boolean;
+  quota_hours?: number | null;
+  quota_period?: QuotaPeriod;
+}
+
+export interface CreateQueue {
+  name: string;
+  priority?: number;
+  concurrency_limit?: number | null;
+  description?: string;
+}
+
+export interface CreateRun {
+  deployment: string;
+  parameters?: JsonObject | null;
+  job_variables?: JsonObject | null;
+  scheduled_time?: string | null;
+  tags?: string[];
+}
+
+export interface CronPreview {
+  cron: string;
+  timezone: string;
+  times: string[];
+}
+
+export interface CronPreviewQuery {
+  cron: string;
+  timezone?: string;
+  count?: number;
+}
+
+/**
+ * Deploy the notebook at `path` (under the server's folder) as `flow_name/name`; its
+ * schedule is exactly `cron` (in `timezone`), or none without one.
+ */
+export interface DeployNotebook {
+  path: string;
+  name: string;
+  pool_name: string;
+  flow_name?: string | null;
+  cron?: string | null;
+  timezone?: string;
+  parameters?: JsonObject;
+  job_variables?: JsonObject;
+  image?: string | null;
+  build_image?: boolean;
+  description?: string;
+}
+
+export interface Deployment {
+  id: string;
+  flow_name: string;
+  name: string;
+  source: string;
+  entrypoint: string;
+  parameter_specs: ParameterSpec[];
+  parameters: JsonObject;
+  pool_name: string | null;
+  queue_name: string | null;
+  job_variables: JsonObject;
+  tags: string[];
+  description: string;
+  version: string | null;
+  paused: boolean;
+  concurrency_limit: number | null;
+  retries: number;
+  catch_up: CatchUp;
+  schedules: Schedule[];
+  created: string;
+  updated: string;
+}
+
+export interface DeploymentPath {
+  full_name: string;
+}
+
+/** What `deploy` asks for; the CLI, the Python API and the magics all build one. */
+export interface DeploymentSpec {
+  flow_name: string;
+  name: string;
+  source: string;
+  entrypoint: string;
+  pool_name?: string | null;
+  parameter_specs?: ParameterSpec[];
+  parameters?: JsonObject;
+  queue_name?: string | null;
+  job_variables?: JsonObject;
+  tags?: string[];
+  description?: string;
+  version?: string | null;
+  concurrency_limit?: number | null;
+  retries?: number;
+  paused?: boolean;
+  catch_up?: CatchUp;
+  schedules?: ScheduleSpec[] | null;
+}
+
+export interface FlowRun {
+  id: string;
+  name: string;
+  flow_name: string;
+  deployment_id: string | null;
+  deployment_name: string | null;
+  pool_name: string | null;
+  queue_name: string | null;
+  worker_id: string | null;
+  worker_name: string | null;
+  schedule_id: string | null;
+  state: StateType;
+  state_message: string;
+  parameters: JsonObject;
+  job_variables: JsonObject;
+  source: string | null;
+  source_commit: string | null;
+  input_path: string;
+  cwd: string | null;
+  output_path: string | null;
+  infrastructure_id: string | null;
+  failure: CellFailure | null;
+  run_count: number;
+  retries: number;
+  tags: string[];
+  scheduled_time: string;
+  start_time: string | null;
+  end_time: string | null;
+  created: string;
+  history: State[];
+}
+
+export interface Health {
+  status: string;
+  version: string;
+}
+
+export interface Heartbeat {
+  stopped?: boolean;
+}
+
+export interface ListDeploymentsQuery {
+  pool_name?: string | null;
+}
+
+export interface ListRunsQuery {
+  deployment?: string | null;
+  pool_name?: string | null;
+  states?: StateType[];
+  limit?: number;
+}
+
+export interface ListWorkersQuery {
+  pool_name?: string | null;
+}
+
+export interface LogLine {
+  seq: number;
+  timestamp: string;
+  message: string;
+}
+
+export interface NamePath {
+  name: string;
+}
+
+/** A key just created: `key` is the secret to hand to its user; nborch keeps its hash. */
+export interface NewApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  role: ApiKeyRole;
+  pools: string[];
+  created: string;
+  last_used: string | null;
+  revoked: string | null;
+  key: string;
+}
+
+export interface NextRunTime {
+  next_run_time: string | null;
+}
+
+export interface NextRunTimeQuery {
+  pool_name: string;
+  lookahead?: number;
+}
+
+export interface NotebookParameters {
+  path: string;
+  flow_name: string;
+  parameters: ParameterSpec[];
+}
+
+export interface NotebookPathQuery {
+  path: string;
+}
+
+/** One flow parameter, as declared in the notebook's `parameters` cell. */
+export interface ParameterSpec {
+  name: string;
+  type: string;
+  default: JsonValue;
+  help: string;
+}
+
+export interface PoolPath {
+  name: string;
+}
+
+export type PoolStatus = 'READY' | 'NOT_READY' | 'PAUSED';
+
+/**
+ * Which infrastructure a work pool's runs get.
+ *
+ * `process` and `docker` are pull pools: a worker someone starts polls them. A managed pool
+ * (`nborch:managed`) and the push pools (`docker-swarm`, `dask`, `kubernetes`) need no
+ * worker: the nborch server (or `nborch dispatcher start`) runs or submits their runs.
+ */
+export type PoolType = 'process' | 'docker' | 'nborch:managed' | 'docker-swarm' | 'dask' | 'kubernetes';
+
+export interface PoolUsage {
+  name: string;
+  runs: number;
+  hours: number;
+  type: PoolType;
+  quota_hours: number | null;
+  quota_period: QuotaPeriod;
+  quota_used_hours: number | null;
+  quota_resets: string | null;
+}
+
+export interface QueuePath {
+  pool_name: string;
+  name: string;
+}
+
+export interface QueuesPath {
+  pool_name: string;
+}
+
+/** The calendar period (UTC) a pool's compute-hours quota is counted over. */
+export type QuotaPeriod = 'day' | 'week' | 'month';
+
+export interface ReadLogsQuery {
+  run_id: string;
+  after?: number;
+  limit?: number | null;
+}
+
+export interface RecordInfrastructure {
+  infrastructure_id: string;
+}
+
+export interface RecordSourceCommit {
+  commit: string;
+}
+
+export interface RegisterWorker {
+  name: string;
+  pool_name?: string | null;
+  pid?: number | null;
+  worker_id?: string | null;
+  hostname?: string | null;
+}
+
+export interface RunPath {
+  run_id: string;
+}
+
+export interface Schedule {
+  cron: string | null;
+  interval_seconds: number | null;
+  anchor_date: string | null;
+  timezone: string;
+  parameters: JsonObject;
+  active: boolean;
+  id: string;
+  deployment_name: string;
+  created: string;
+  next_run_time: string | null;
+  error: string | null;
+}
+
+export interface SchedulePath {
+  full_name: string;
+  schedule_id: string;
+}
+
+/**
+ * A cron expression in a time zone, or an interval from an anchor, with the
+ * parameters its runs get (on top of the deployment's).
+ */
+export interface ScheduleSpec {
+  cron?: string | null;
+  interval_seconds?: number | null;
+  anchor_date?: string | null;
+  timezone?: string;
+  parameters?: JsonObject;
+  active?: boolean;
+}
+
+export interface SchedulerTick {
+  holder: string;
+  crash_orphans?: boolean;
+}
+
+/** A secret as listed: its name and when it was set, never its value. */
+export interface SecretInfo {
+  name: string;
+  created: string;
+  updated: string;
+}
+
+export interface SetActive {
+  active: boolean;
+}
+
+export interface SetPaused {
+  paused: boolean;
+}
+
+export interface SetSecret {
+  value: string;
+}
+
+export interface SetState {
+  state: StateType;
+  message?: string;
+  failure?: CellFailure | null;
+}
+
+export interface State {
+  type: StateType;
+  timestamp: string;
+  message: string;
+}
+
+/** The states of a flow run. */
+export type StateType = 'SCHEDULED' | 'LATE' | 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CRASHED' | 'CANCELLING' | 'CANCELLED';
+
+export interface TakeOverRun {
+  worker_id: string;
+  from_worker_id?: string | null;
+}
+
+/**
+ * What one scheduler tick did: runs made, marked LATE, skipped by the catch-up policy,
+ * and crashed (their worker vanished).
+ */
+export interface TickResult {
+  created: number;
+  late: number;
+  skipped: number;
+  crashed: number;
+  more: boolean;
+}
+
+/**
+ * Only the fields given change; `concurrency_limit: null` removes the limit,
+ * `quota_hours: null` the quota.
+ */
+export interface UpdatePool {
+  paused?: boolean | null;
+  concurrency_limit?: number | null;
+  description?: string | null;
+  base_job_template?: JsonObject | null;
+  quota_hours?: number | null;
+  quota_period?: QuotaPeriod | null;
+}
+
+/** Only the fields given change; `concurrency_limit: null` removes the limit. */
+export interface UpdateQueue {
+  paused?: boolean | null;
+  priority?: number | null;
+  concurrency_limit?: number | null;
+}
+
+/** Compute time of some runs: a pool's, a deployment's or a tag's, over a window. */
+export interface UsageEntry {
+  name: string;
+  runs: number;
+  hours: number;
+}
+
+export interface UsageQuery {
+  pool_name?: string | null;
+  since?: string | null;
+  until?: string | null;
+}
+
+/**
+ * Hours of compute per pool, per deployment and per tag between `since` and `until`.
+ *
+ * A run's compute time is the time it spent RUNNING (and CANCELLING), each attempt counted;
+ * a run with several tags counts for each of them.
+ */
+export interface UsageReport {
+  since: string;
+  until: string;
+  pools: PoolUsage[];
+  deployments: UsageEntry[];
+  tags: UsageEntry[];
+}
+
+export interface WorkPool {
+  id: string;
+  name: string;
+  type: PoolType;
+  description: string;
+  base_job_template: JsonObject;
+  concurrency_limit: number | null;
+  paused: boolean;
+  status: PoolStatus;
+  created: string;
+  quota_hours: number | null;
+  quota_period: QuotaPeriod;
+  active_runs: number;
+  workers_online: number;
+}
+
+export interface WorkQueue {
+  id: string;
+  pool_name: string;
+  name: string;
+  priority: number;
+  concurrency_limit: number | null;
+  paused: boolean;
+  description: string;
+}
+
+export interface Worker {
+  id: string;
+  name: string;
+  pool_name: string | null;
+  hostname: string;
+  pid: number | null;
+  last_heartbeat: string;
+  status: WorkerStatus;
+  active_runs: number;
+}
+
+export interface WorkerPath {
+  worker_id: string;
+}
+
+export type WorkerStatus = 'ONLINE' | 'OFFLINE';

@@ -1,0 +1,251 @@
+"""What an operation of the client contract is, and how one is declared.
+
+An operation is declared once, as a method without a body under the `@operation` decorator
+(the table: `pool_operations`, `deployment_operations`,
+`run_operations`): its signature is the Python API, and the decorator adds the
+rest — its typed input (path and query model, body model), its typed output, its HTTP
+binding, who may call it, whether it is idempotent, and the orchestration function that
+carries it out (`does`, named, so that this module imports nothing of the store). The
+decorated method hands its arguments to the client's transport; the server dispatches
+requests to the same operations, and the OpenAPI document and the lab extension's types are
+made from them.
+
+Adding an operation: declare it in the table module of its area, with its input models;
+write the orchestration function it names; run `python -m nborch.api.codegen` for the
+OpenAPI document and the lab extension's types. Nothing else changes: the client, both
+transports, the server's dispatch and authorisation read the declaration.
+
+This module imports pydantic only: a worker that knows nothing but a URL loads no store.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, Protocol, TypeVar, cast
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/api/v1"
+# A request sent again with its key is answered, not carried out twice (operations `once`).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Request bodies beyond these sizes are refused (413) before they are parsed.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+
+KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear"
+
+
+# ---- who may call an operation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may call an operation.
+
+    `kind` is one of: "public" (anyone, e.g. health), "any" (any valid key), "admin" (admin
+    keys only), "pool" (a worker key of the pool named by input `field`), "run" (of the
+    run's pool), "worker" (of the worker's pool). Admin keys may call every operation; the
+    roles of `nborch.orchestration.api_keys` are admin and worker (per pool) for now.
+    """
+
+    kind: str
+    field: str | None = None
+
+    def describe(self) -> str:
+        """Who may call, in words (the OpenAPI document says it per operation)."""
+        reach = {
+            "public": "anyone, without a key",
+            "any": "any valid key",
+            "admin": "admin keys",
+            "pool": f"admin keys, and worker keys of the pool named by `{self.field}`",
+            "run": f"admin keys, and worker keys of the pool of the run `{self.field}`",
+            "worker": f"admin keys, and worker keys of the pool of the worker `{self.field}`",
+        }
+        return reach[self.kind]
+
+
+PUBLIC = Access("public")
+ANY_KEY = Access("any")
+ADMIN = Access("admin")
+
+
+def pool_access(field: str) -> Access:
+    return Access("pool", field)
+
+
+def run_access(field: str = "run_id") -> Access:
+    return Access("run", field)
+
+
+def worker_access(field: str = "worker_id") -> Access:
+    return Access("worker", field)
+
+
+# ---- inputs -------------------------------------------------------------------------------
+
+
+class Input(BaseModel):
+    """An operation's input as the wire carries it: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoInput(Input):
+    pass
+
+
+class Changes(Input):
+    """An update: only the fields given are passed on (the others are left as they are)."""
+
+
+# Documented in the OpenAPI document, checked by the orchestration (whose messages say more).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$"
+Name = Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN})
+
+
+# ---- the operation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation: `name` is the client method (and the OpenAPI operationId)."""
+
+    name: str
+    method: str
+    path: str  # under API_PREFIX; `{field}` segments are path inputs
+    access: Access
+    summary: str
+    params: type[BaseModel] = NoInput  # path and query inputs
+    body: type[BaseModel] | Any = None  # a model whose fields are inputs, or any other type
+    body_arg: str | None = None  # set when the whole body is one input of that name
+    response: Any = None  # None: 204 No Content
+    status: int = 200
+    content_type: str = "application/json"
+    max_body: int = MAX_BODY_BYTES
+    # The orchestration function that carries it out, as "module.function" under
+    # nborch.orchestration, called with the store and the inputs by name. None: the
+    # server answers it itself (health, the lab extension's helpers).
+    does: str | None = None
+    # wire answer <-> what the client method returns
+    to_wire: Callable[[Any], Any] | None = None
+    from_wire: Callable[[Any], Any] | None = None
+    # Not idempotent by itself: the client sends an Idempotency-Key, and a copy of the
+    # request (sent again after a lost answer) gets the first one's answer.
+    once: bool = False
+    # The input that says how many seconds the answer may wait (a long poll), if any.
+    waits_for: str | None = None
+    signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def success_status(self) -> int:
+        return 204 if self.response is None else self.status
+
+    @property
+    def path_fields(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+    def function(self) -> Callable[..., Any]:
+        """The orchestration function that carries the operation out (imported now)."""
+        if self.does is None:
+            raise LookupError(f"Operation {self.name} is answered by the server itself.")
+        module, _, name = self.does.rpartition(".")
+        found: Callable[..., Any] = getattr(
+            importlib.import_module(f"nborch.orchestration.{module}"), name
+        )
+        return found
+
+
+def declare(
+    method: str, path: str, name: str, access: Access, summary: str, **rest: Any
+) -> Operation:
+    """An operation; POST is not idempotent by itself unless told (GET, PUT, PATCH and DELETE
+    repeat harmlessly)."""
+    rest.setdefault("once", method == "POST")
+    return Operation(name, method, path, access, summary, **rest)
+
+
+# ---- declaring an operation as a client method --------------------------------------------
+
+
+class Transport(Protocol):
+    """How a client's operations are carried out: in-process or over HTTP."""
+
+    def call(self, operation: Operation, arguments: dict[str, Any]) -> Any:
+        """Carry the operation out with these arguments (every parameter, by name)."""
+
+
+class HasTransport(Protocol):
+    transport: Transport
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def operation(
+    method: str, path: str, access: Access, **rest: Any
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Declare the method below as an operation: calling it hands its arguments (by name,
+    defaults filled in) to the client's transport, which answers with what it returns. The
+    summary is the first line of its docstring."""
+
+    def declared(stub: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(stub)
+        summary = (inspect.getdoc(stub) or stub.__name__).splitlines()[0].rstrip(".")
+        op = declare(method, path, stub.__name__, access, summary, signature=signature, **rest)
+
+        bind = _binder(signature)
+
+        @functools.wraps(stub)
+        def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            arguments = bind(args, kwargs)
+            client = cast(HasTransport, arguments.pop("self"))
+            return cast(R, client.transport.call(op, arguments))
+
+        call.operation = op  # type: ignore[attr-defined]
+        return call
+
+    return declared
+
+
+def _binder(
+    signature: inspect.Signature,
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """Arguments by name, defaults filled in: what `signature.bind` and `apply_defaults` give,
+    in a fifth of the time (a worker's heartbeat pays it); a call that does not fit the
+    signature goes to `bind`, which raises the usual TypeError."""
+    parameters = signature.parameters.values()
+    positional = [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
+    names = set(signature.parameters)
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        arguments = {**defaults, **dict(zip(positional, args, strict=False)), **kwargs}
+        if (
+            len(args) > len(positional)
+            or len(arguments) != len(names)
+            or not names.issuperset(kwargs)
+            or not kwargs.keys().isdisjoint(positional[: len(args)])
+        ):
+            bound = signature.bind(*args, **kwargs)  # raises TypeError, saying why
+            bound.apply_defaults()
+            return dict(bound.arguments)
+        return arguments
+
+    return bind
+
+
+def operations_of(cls: type) -> list[Operation]:
+    """The operations declared on a class (and its bases), in declaration order."""
+    found: dict[str, Operation] = {}
+    for klass in reversed(cls.__mro__):
+        for value in vars(klass).values():
+            op = getattr(value, "operation", None)
+            if isinstance(op, Operation):
+                found[op.name] = op
+    return list(found.values())
