@@ -1,64 +1,68 @@
-"""The `dask` push pool's default base job template: each run is a task submitted to a Dask
-distributed scheduler, which runs papermill on one of its workers."""
+"""The `dask` push pool's typed job: each run is a task submitted to a Dask distributed
+scheduler, which runs papermill on one of its workers."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from nborch.jobs.variables import COMMON_VARIABLES, template_from
+from pydantic import Field
+
+from nborch.jobs.model import Bounds
+from nborch.jobs.variables import Environment, JobVariables, WorkingDir, described
 
 DEFAULT_SCHEDULER_ADDRESS = "tcp://127.0.0.1:8786"
 
-DASK_VARIABLES: dict[str, Any] = {
-    **COMMON_VARIABLES,
-    "env": {**COMMON_VARIABLES["env"], "description": "Set in papermill's environment."},
-    "scheduler_address": {
-        "title": "Scheduler address",
-        "description": "The Dask scheduler the runs go to (dask scheduler prints it).",
-        "type": "string",
-        "minLength": 1,
-        "examples": ["tcp://dask-scheduler:8786"],
-        "default": DEFAULT_SCHEDULER_ADDRESS,
-    },
-    "connect_timeout": {
-        "title": "Connect timeout (s)",
-        "description": "How long to try reaching the scheduler before the run is CRASHED.",
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "default": 10,
-    },
-    "resources": {
-        "title": "Worker resources",
-        "description": "Abstract resources the task needs, as its workers declare them "
-        "(dask worker --resources GPU=1).",
-        "type": "object",
-        "additionalProperties": {"type": "number", "minimum": 0},
-        "examples": [{"GPU": 1}],
-        "default": {},
-    },
-    "workers": {
-        "title": "Workers",
-        "description": "Run only on these workers (addresses or host names); empty: any.",
-        "type": "array",
-        "items": {"type": "string", "minLength": 1},
-        "default": [],
-    },
-    "command": {
-        "title": "papermill command",
-        "description": "How papermill starts on a Dask worker; empty: the worker's own Python "
-        "with -m papermill.",
-        "type": ["array", "null"],
-        "items": {"type": "string"},
-        "minItems": 1,
-        "default": None,
-    },
-    "working_dir": {
-        "title": "Working directory",
-        "description": "Where the notebook runs on the Dask worker; empty: a fresh folder "
-        "removed after the run.",
-        "type": ["string", "null"],
-        "default": None,
-    },
-}
 
-DASK_TEMPLATE = template_from(DASK_VARIABLES)
+class DaskJob(JobVariables):
+    """A `dask` pool's run: a task on the pool's Dask scheduler."""
+
+    env: Annotated[Environment, described("Set in papermill's environment.")] = {}
+    scheduler_address: Annotated[
+        str,
+        Bounds(minLength=1),
+        Field(
+            title="Scheduler address",
+            description="The Dask scheduler the runs go to (dask scheduler prints it).",
+            examples=["tcp://dask-scheduler:8786"],
+        ),
+    ] = DEFAULT_SCHEDULER_ADDRESS
+    connect_timeout: Annotated[
+        float,
+        Bounds(exclusiveMinimum=0),
+        Field(
+            title="Connect timeout (s)",
+            description="How long to try reaching the scheduler before the run is CRASHED.",
+        ),
+    ] = 10
+    resources: Annotated[
+        dict[str, Annotated[float, Bounds(minimum=0)]],
+        Field(
+            title="Worker resources",
+            description="Abstract resources the task needs, as its workers declare them "
+            "(dask worker --resources GPU=1).",
+            examples=[{"GPU": 1}],
+        ),
+    ] = {}
+    workers: Annotated[
+        list[Annotated[str, Bounds(minLength=1)]],
+        Field(
+            title="Workers",
+            description="Run only on these workers (addresses or host names); empty: any.",
+        ),
+    ] = []
+    command: Annotated[
+        list[str] | None,
+        Bounds(minItems=1),
+        Field(
+            title="papermill command",
+            description="How papermill starts on a Dask worker; empty: the worker's own "
+            "Python with -m papermill.",
+        ),
+    ] = None
+    working_dir: Annotated[
+        WorkingDir,
+        described(
+            "Where the notebook runs on the Dask worker; empty: a fresh folder removed after "
+            "the run."
+        ),
+    ] = None

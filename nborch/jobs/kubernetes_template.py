@@ -10,80 +10,116 @@ that submits the runs, mounted in the pod at /nborch/run through the run's own s
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Annotated, Any
 
-from nborch.jobs.variables import COMMON_VARIABLES, DOCKER_VARIABLES, STRING_MAP
+from pydantic import Field
 
-_QUANTITY = {"type": ["string", "null"], "pattern": "^[0-9.]+[a-zA-Z]*$", "default": None}
+from nborch.jobs.model import Bounds
+from nborch.jobs.variables import (
+    DEFAULT_RUNTIME_IMAGE,
+    PAPERMILL_IN_IMAGE,
+    Environment,
+    Image,
+    JobVariables,
+    PapermillCommand,
+    PullPolicy,
+    StringMap,
+    WorkingDir,
+    described,
+)
 
-KUBERNETES_VARIABLES: dict[str, Any] = {
-    **COMMON_VARIABLES,
-    "env": {**COMMON_VARIABLES["env"], "description": "Set in the pod's container."},
-    "namespace": {
-        "title": "Namespace",
-        "description": "The namespace the Job is created in.",
-        "type": "string",
-        "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        "default": "default",
-    },
-    # What a container runs: as in a docker pool.
-    "image": DOCKER_VARIABLES["image"],
-    "image_pull_policy": {
-        **DOCKER_VARIABLES["image_pull_policy"],
-        "description": "The pod's imagePullPolicy: Always, IfNotPresent on the node, or Never.",
-    },
-    "command": DOCKER_VARIABLES["command"],
-    "labels": {
-        "title": "Labels",
-        "description": "Labels of the Job and its pod, besides nborch's own.",
-        **STRING_MAP,
-        "default": {},
-    },
-    "service_account_name": {
-        "title": "Service account",
-        "type": ["string", "null"],
-        "default": None,
-    },
-    "node_selector": {
-        "title": "Node selector",
-        "description": "Node labels the pod's node must have.",
-        **STRING_MAP,
-        "examples": [{"accelerator": "nvidia-tesla-t4"}],
-        "default": {},
-    },
-    "cpu_request": {"title": "CPU request", **_QUANTITY, "examples": ["500m", "2"]},
-    "cpu_limit": {"title": "CPU limit", **_QUANTITY, "examples": ["1", "4"]},
-    "memory_request": {"title": "Memory request", **_QUANTITY, "examples": ["512Mi"]},
-    "memory_limit": {"title": "Memory limit", **_QUANTITY, "examples": ["2Gi"]},
-    "runs_volume_claim": {
-        "title": "Runs volume claim",
-        "description": "The PersistentVolumeClaim (ReadWriteMany) that holds the runs' "
-        "folders: NBORCH_HOME/runs of the process submitting the runs.",
-        "type": "string",
-        "minLength": 1,
-        "default": "nborch-runs",
-    },
-    "active_deadline_seconds": {
-        "title": "Deadline (s)",
-        "description": "Kubernetes stops the Job after this long; empty: never.",
-        "type": ["integer", "null"],
-        "minimum": 1,
-        "default": None,
-    },
-    "finished_job_ttl": {
-        "title": "Finished Job TTL (s)",
-        "description": "Kubernetes deletes the Job this long after it ended.",
-        "type": ["integer", "null"],
-        "minimum": 0,
-        "default": 600,
-    },
-    "working_dir": {
-        "title": "Working directory",
-        "description": "Where the notebook runs, in the container; empty: /nborch/run.",
-        "type": ["string", "null"],
-        "default": None,
-    },
-}
+Quantity = Annotated[str | None, Bounds(pattern="^[0-9.]+[a-zA-Z]*$")]
+
+
+class KubernetesRunVariables(JobVariables):
+    """The variables a Kubernetes job configuration holds beside its manifest: what
+    `render_job_manifest` puts into the Job for the run."""
+
+    env: Annotated[Environment, described("Set in the pod's container.")] = {}
+    namespace: Annotated[
+        str,
+        Bounds(pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+        Field(title="Namespace", description="The namespace the Job is created in."),
+    ] = "default"
+    command: PapermillCommand = PAPERMILL_IN_IMAGE  # as in a docker pool
+    working_dir: Annotated[
+        WorkingDir, described("Where the notebook runs, in the container; empty: /nborch/run.")
+    ] = None
+
+
+class KubernetesVariables(KubernetesRunVariables):
+    """Every variable of a `kubernetes` pool: those above, and those the manifest takes."""
+
+    image: Image = DEFAULT_RUNTIME_IMAGE
+    image_pull_policy: Annotated[
+        PullPolicy,
+        described("The pod's imagePullPolicy: Always, IfNotPresent on the node, or Never."),
+    ] = "IfNotPresent"
+    labels: Annotated[
+        StringMap,
+        Field(title="Labels", description="Labels of the Job and its pod, besides nborch's own."),
+    ] = {}
+    service_account_name: Annotated[
+        str | None,
+        Field(
+            title="Service account",
+            description="The Kubernetes service account the pod runs as; empty: the "
+            "namespace's default.",
+        ),
+    ] = None
+    node_selector: Annotated[
+        StringMap,
+        Field(
+            title="Node selector",
+            description="Node labels the pod's node must have.",
+            examples=[{"accelerator": "nvidia-tesla-t4"}],
+        ),
+    ] = {}
+    cpu_request: Annotated[
+        Quantity,
+        Field(
+            title="CPU request", description="e.g. 500m or 2; empty: none.", examples=["500m", "2"]
+        ),
+    ] = None
+    cpu_limit: Annotated[
+        Quantity,
+        Field(title="CPU limit", description="e.g. 1 or 4; empty: none.", examples=["1", "4"]),
+    ] = None
+    memory_request: Annotated[
+        Quantity,
+        Field(title="Memory request", description="e.g. 512Mi; empty: none.", examples=["512Mi"]),
+    ] = None
+    memory_limit: Annotated[
+        Quantity,
+        Field(title="Memory limit", description="e.g. 2Gi; empty: none.", examples=["2Gi"]),
+    ] = None
+    runs_volume_claim: Annotated[
+        str,
+        Bounds(minLength=1),
+        Field(
+            title="Runs volume claim",
+            description="The PersistentVolumeClaim (ReadWriteMany) that holds the runs' "
+            "folders: NBORCH_HOME/runs of the process submitting the runs.",
+        ),
+    ] = "nborch-runs"
+    active_deadline_seconds: Annotated[
+        int | None,
+        Bounds(minimum=1),
+        Field(
+            title="Deadline (s)",
+            description="Kubernetes stops the Job after this long; empty: never.",
+        ),
+    ] = None
+    finished_job_ttl: Annotated[
+        int | None,
+        Bounds(minimum=0),
+        Field(
+            title="Finished Job TTL (s)",
+            description="Kubernetes deletes the Job this long after it ended.",
+        ),
+    ] = 600
+
 
 JOB_MANIFEST: dict[str, Any] = {
     "apiVersion": "batch/v1",
@@ -125,22 +161,18 @@ JOB_MANIFEST: dict[str, Any] = {
     },
 }
 
-KUBERNETES_TEMPLATE: dict[str, Any] = {
-    "job_configuration": {
-        "job_manifest": JOB_MANIFEST,
-        **{
-            name: "{{ " + name + " }}"
-            for name in (
-                "namespace",
-                "command",
-                "env",
-                "secret_env",
-                "kernel_name",
-                "execution_timeout",
-                "stream_output",
-                "working_dir",
-            )
-        },
-    },
-    "variables": {"type": "object", "properties": KUBERNETES_VARIABLES},
-}
+
+class KubernetesJob(KubernetesRunVariables):
+    """A `kubernetes` pool's run: the Job manifest, its placeholders filled, and the
+    variables that `render_job_manifest` puts into it for the run."""
+
+    fixed = frozenset({"job_manifest"})
+    job_manifest: dict[str, Any]
+
+    @classmethod
+    def variables_schema(cls) -> dict[str, Any]:
+        return KubernetesVariables.variables_schema()
+
+    @classmethod
+    def job_configuration_template(cls) -> dict[str, Any]:
+        return {"job_manifest": copy.deepcopy(JOB_MANIFEST), **super().job_configuration_template()}

@@ -1,89 +1,100 @@
-"""The `docker-swarm` push pool's default base job template: one replicated-job service per
-run, its placement and resources from job variables."""
+"""The `docker-swarm` push pool's typed job: one replicated-job service per run, its
+placement and resources from job variables."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from nborch.jobs.variables import COMMON_VARIABLES, DOCKER_VARIABLES, template_from
+from pydantic import Field
 
-_MEMORY = {
-    "type": ["string", "integer", "null"],
-    "pattern": "^[0-9]+[bkmgBKMG]?$",
-    "minimum": 6291456,
-    "examples": ["512m", "2g"],
-    "default": None,
-}
+from nborch.jobs.model import Bounds
+from nborch.jobs.variables import (
+    DEFAULT_RUNTIME_IMAGE,
+    PAPERMILL_IN_IMAGE,
+    ContainerName,
+    ContainerWorkingDir,
+    Cpus,
+    Environment,
+    Image,
+    JobVariables,
+    MemoryLimit,
+    NotHost,
+    PapermillCommand,
+    StringMap,
+    User,
+    Volumes,
+    described,
+)
 
-SWARM_VARIABLES: dict[str, Any] = {
-    **COMMON_VARIABLES,
-    **{
-        name: DOCKER_VARIABLES[name]
-        for name in ("image", "command", "user", "working_dir", "volumes")
-    },
-    "env": {**COMMON_VARIABLES["env"], "description": "Set in the task's environment."},
-    "labels": {
-        **DOCKER_VARIABLES["labels"],
-        "description": "Service labels, besides nborch's own io.nborch.* labels.",
-    },
-    "name": {
-        "title": "Service name",
-        "description": "Empty: nborch-<run name>-<attempt>.",
-        "type": ["string", "null"],
-        "default": None,
-    },
-    "networks": {
-        "title": "Networks",
-        "description": "Swarm networks (overlay) to attach the task to, by name.",
-        "type": "array",
-        "items": {"type": "string", "not": {"const": "host"}},
-        "default": [],
-    },
-    "constraints": {
-        "title": "Placement constraints",
-        "description": "Where the task may run, as docker service create --constraint takes them.",
-        "type": "array",
-        "items": {"type": "string", "minLength": 3},
-        "examples": [["node.role==worker", "node.labels.gpu==true"]],
-        "default": [],
-    },
-    "cpus": {
-        "title": "CPU limit",
-        "description": "How many CPUs the task may use (e.g. 1.5). Empty: no limit.",
-        "type": ["number", "null"],
-        "exclusiveMinimum": 0,
-        "default": None,
-    },
-    "mem_limit": {
-        "title": "Memory limit",
-        "description": "e.g. 512m or 2g, or bytes. Empty: no limit.",
-        **_MEMORY,
-    },
-    "cpu_reservation": {
-        "title": "CPU reservation",
-        "description": "CPUs a node must have free to take the task (e.g. 0.5).",
-        "type": ["number", "null"],
-        "exclusiveMinimum": 0,
-        "default": None,
-    },
-    "mem_reservation": {
-        "title": "Memory reservation",
-        "description": "Memory a node must have free to take the task (e.g. 256m).",
-        **_MEMORY,
-    },
-    "placement_timeout": {
-        "title": "Placement timeout (s)",
-        "description": "Give the run up (CRASHED) when no node can take its task this long.",
-        "type": "number",
-        "exclusiveMinimum": 0,
-        "default": 300,
-    },
-    "auto_remove": {
-        "title": "Remove the service",
-        "description": "Remove the run's service once its result is collected.",
-        "type": "boolean",
-        "default": True,
-    },
-}
 
-SWARM_TEMPLATE = template_from(SWARM_VARIABLES)
+class SwarmJob(JobVariables):
+    """A `docker-swarm` pool's run: a service of one task that never restarts."""
+
+    image: Image = DEFAULT_RUNTIME_IMAGE
+    command: PapermillCommand = PAPERMILL_IN_IMAGE
+    user: User = None
+    working_dir: ContainerWorkingDir = None
+    volumes: Volumes = []
+    env: Annotated[Environment, described("Set in the task's environment.")] = {}
+    labels: Annotated[
+        StringMap,
+        Field(
+            title="Labels",
+            description="Service labels, besides nborch's own io.nborch.* labels.",
+        ),
+    ] = {}
+    name: Annotated[ContainerName, Field(title="Service name")] = None
+    networks: Annotated[
+        list[Annotated[str, NotHost]],
+        Field(
+            title="Networks",
+            description="Swarm networks (overlay) to attach the task to, by name.",
+        ),
+    ] = []
+    constraints: Annotated[
+        list[Annotated[str, Bounds(minLength=3)]],
+        Field(
+            title="Placement constraints",
+            description="Where the task may run, as docker service create --constraint takes them.",
+            examples=[["node.role==worker", "node.labels.gpu==true"]],
+        ),
+    ] = []
+    cpus: Annotated[
+        Cpus,
+        Field(
+            title="CPU limit",
+            description="How many CPUs the task may use (e.g. 1.5). Empty: no limit.",
+        ),
+    ] = None
+    mem_limit: Annotated[MemoryLimit, described("e.g. 512m or 2g, or bytes. Empty: no limit.")] = (
+        None
+    )
+    cpu_reservation: Annotated[
+        Cpus,
+        Field(
+            title="CPU reservation",
+            description="CPUs a node must have free to take the task (e.g. 0.5).",
+        ),
+    ] = None
+    mem_reservation: Annotated[
+        MemoryLimit,
+        Field(
+            title="Memory reservation",
+            description="Memory a node must have free to take the task (e.g. 256m).",
+        ),
+    ] = None
+    placement_timeout: Annotated[
+        float,
+        Bounds(exclusiveMinimum=0),
+        Field(
+            title="Placement timeout (s)",
+            description="Give the run up (CRASHED) when no node can take its task this long.",
+        ),
+    ] = 300
+    auto_remove: Annotated[
+        bool,
+        Field(
+            title="Remove the service",
+            description="Remove the run's service once its result is collected.",
+        ),
+    ] = True

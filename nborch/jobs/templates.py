@@ -1,51 +1,52 @@
-"""The default base job template of each pool type.
+"""The typed job of each pool type, and its default base job template.
 
 A template is ``{"job_configuration": {...}, "variables": <JSON schema>}``: the job with
 ``{{ name }}`` placeholders, and the variables a deployment or run may set, with defaults.
+The default one is generated from the pool type's job model (`nborch.jobs.model`).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from nborch.errors import ValidationError
-from nborch.jobs.dask_template import DASK_TEMPLATE
-from nborch.jobs.kubernetes_template import KUBERNETES_TEMPLATE
-from nborch.jobs.swarm_template import SWARM_TEMPLATE
-from nborch.jobs.variables import (
-    COMMON_VARIABLES,
-    DEFAULT_RUNTIME_IMAGE,
-    DOCKER_VARIABLES,
-    PROCESS_VARIABLES,
-    template_from,
-)
+from nborch.jobs.dask_template import DaskJob
+from nborch.jobs.kubernetes_template import KubernetesJob
+from nborch.jobs.model import JobConfiguration
+from nborch.jobs.swarm_template import SwarmJob
+from nborch.jobs.variables import DEFAULT_RUNTIME_IMAGE, DockerJob, ManagedJob, ProcessJob
 from nborch.models import PoolType
 
-__all__ = ["DEFAULT_RUNTIME_IMAGE", "default_base_job_template", "validate_base_job_template"]
+__all__ = [
+    "DEFAULT_RUNTIME_IMAGE",
+    "default_base_job_template",
+    "job_type_for",
+    "validate_base_job_template",
+]
 
-# A managed pool: nborch runs each run in a fresh process of its own, in the notebook's
-# folder; there is nothing about the infrastructure to choose.
-_MANAGED_VARIABLES: dict[str, Any] = dict(COMMON_VARIABLES)
-
-_DEFAULTS: dict[PoolType, dict[str, Any]] = {
-    PoolType.PROCESS: template_from(PROCESS_VARIABLES),
-    PoolType.DOCKER: template_from(DOCKER_VARIABLES),
-    PoolType.MANAGED: template_from(_MANAGED_VARIABLES),
-    PoolType.DOCKER_SWARM: SWARM_TEMPLATE,
-    PoolType.DASK: DASK_TEMPLATE,
-    PoolType.KUBERNETES: KUBERNETES_TEMPLATE,
+_JOB_TYPES: dict[PoolType, type[JobConfiguration]] = {
+    PoolType.PROCESS: ProcessJob,
+    PoolType.DOCKER: DockerJob,
+    PoolType.MANAGED: ManagedJob,
+    PoolType.DOCKER_SWARM: SwarmJob,
+    PoolType.DASK: DaskJob,
+    PoolType.KUBERNETES: KubernetesJob,
 }
+
+
+def job_type_for(pool_type: PoolType) -> type[JobConfiguration]:
+    """The typed job a worker of `pool_type` receives."""
+    if pool_type not in _JOB_TYPES:
+        raise ValidationError(
+            f"Pool type '{pool_type.value}' has no worker in this version of nborch yet. "
+            f"Available: {', '.join(t.value for t in _JOB_TYPES)}"
+        )
+    return _JOB_TYPES[pool_type]
 
 
 def default_base_job_template(pool_type: PoolType) -> dict[str, Any]:
     """A fresh copy of the default template for `pool_type`."""
-    if pool_type not in _DEFAULTS:
-        raise ValidationError(
-            f"Pool type '{pool_type.value}' has no worker in this version of nborch yet. "
-            f"Available: {', '.join(t.value for t in _DEFAULTS)}"
-        )
-    return copy.deepcopy(_DEFAULTS[pool_type])
+    return job_type_for(pool_type).base_job_template()
 
 
 def validate_base_job_template(template: Any, owner: str) -> dict[str, Any]:
