@@ -27,7 +27,7 @@ from nborch.containers.runtime_image import build_image
 from nborch.containers.spec import LABEL_WORKDIR
 from nborch.errors import InfrastructureError, ValidationError
 from nborch.jobs import validate_job_variables
-from nborch.jobs.templates import DEFAULT_RUNTIME_IMAGE
+from nborch.jobs.variables import DockerJob
 from nborch.models import PoolType
 
 FLOW_DIR = "/opt/nborch/flow"
@@ -65,8 +65,10 @@ def deployment_image(
     if build or push:
         engine = connect_engine(timeout=None)
         if build:
-            defaults = pool.base_job_template.get("variables", {}).get("properties", {})
-            base = defaults.get("image", {}).get("default") or DEFAULT_RUNTIME_IMAGE
+            defaults = DockerJob.from_template(
+                pool.base_job_template, owner=f"work pool '{pool.name}'"
+            )
+            base = defaults.image
             build_flow_image(
                 engine, source, entrypoint, image, base_image=base, dockerfile=dockerfile
             )

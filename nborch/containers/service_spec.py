@@ -17,6 +17,7 @@ from docker.types import Resources, RestartPolicy, ServiceMode
 from docker.utils import parse_bytes
 
 from nborch.containers.spec import RUN_MOUNT, papermill_command, working_dir
+from nborch.jobs.swarm_template import SwarmJob
 from nborch.models import FlowRun
 
 
@@ -30,7 +31,7 @@ def _bytes(size: Any) -> int | None:
 
 def service_options(
     run: FlowRun,
-    job: dict[str, Any],
+    job: SwarmJob,
     *,
     run_dir: Path,
     image_labels: dict[str, Any],
@@ -41,28 +42,28 @@ def service_options(
     """Keyword arguments for `docker.services.create`."""
     assert run.output_path, "every run has an output path"
     resources = Resources(
-        cpu_limit=_nano_cpus(job.get("cpus")),
-        mem_limit=_bytes(job.get("mem_limit")),
-        cpu_reservation=_nano_cpus(job.get("cpu_reservation")),
-        mem_reservation=_bytes(job.get("mem_reservation")),
+        cpu_limit=_nano_cpus(job.cpus),
+        mem_limit=_bytes(job.mem_limit),
+        cpu_reservation=_nano_cpus(job.cpu_reservation),
+        mem_reservation=_bytes(job.mem_reservation),
     )
     return {
-        "image": job["image"],
+        "image": job.image,
         "command": papermill_command(job, image_labels, Path(run.output_path).name),
         "name": name,
         "labels": labels,
         "container_labels": labels,
         "env": {
-            **(job.get("env") or {}),
+            **job.env,
             "NBORCH_FLOW_RUN_ID": str(run.id),
             "PYTHONUNBUFFERED": "1",
         },
-        "mounts": [f"{run_dir}:{RUN_MOUNT}:rw", *(job.get("volumes") or [])],
+        "mounts": [f"{run_dir}:{RUN_MOUNT}:rw", *job.volumes],
         "workdir": working_dir(job, image_labels),
-        "user": job.get("user") or None,
+        "user": job.user or None,
         "init": True,  # papermill is not PID 1: the stop signal reaches it
-        "networks": list(job.get("networks") or []),
-        "constraints": list(job.get("constraints") or []),
+        "networks": list(job.networks),
+        "constraints": list(job.constraints),
         "resources": resources,
         # One task, run once: nborch retries a run itself (the deployment's retries).
         "mode": ServiceMode("replicated-job", replicas=1, concurrency=1),

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from nborch.execution.papermill_command import papermill_argv
+from nborch.jobs.swarm_template import SwarmJob
+from nborch.jobs.variables import DockerJob
 from nborch.models import FlowRun
 
 RUN_MOUNT = "/nborch/run"
@@ -43,6 +45,9 @@ LABEL_STANDBY = "io.nborch.standby"
 LABEL_STANDBY_DIR = "io.nborch.standby-dir"
 # On images built by `nborch deploy --image`: where the flow's notebook folder is.
 LABEL_WORKDIR = "io.nborch.workdir"
+
+# The typed jobs that make a container: a docker pool's, a swarm service's task.
+ContainerJob = DockerJob | SwarmJob
 
 _NOT_IN_NAMES = re.compile(r"[^a-zA-Z0-9_.-]+")
 
@@ -73,7 +78,7 @@ def worker_labels(worker: WorkerIdentity) -> dict[str, str]:
 
 def container_labels(
     run: FlowRun,
-    job: dict[str, Any],
+    job: ContainerJob,
     *,
     attempt: int,
     store: str,
@@ -82,7 +87,7 @@ def container_labels(
 ) -> dict[str, str]:
     """The user's labels, then nborch's own (which win)."""
     return {
-        **{str(k): str(v) for k, v in (job.get("labels") or {}).items()},
+        **{str(k): str(v) for k, v in job.labels.items()},
         LABEL_STORE: store,
         LABEL_POOL: run.pool_name or "",
         LABEL_RUN_ID: str(run.id),
@@ -91,41 +96,41 @@ def container_labels(
         LABEL_DEPLOYMENT: run.deployment_name or "",
         LABEL_FLOW: run.flow_name,
         **worker_labels(worker),
-        LABEL_AUTO_REMOVE: "true" if job.get("auto_remove") else "false",
+        LABEL_AUTO_REMOVE: "true" if job.auto_remove else "false",
         LABEL_RUN_DIR: str(run_dir),
     }
 
 
-def container_name(run: FlowRun, job: dict[str, Any], attempt: int) -> str:
+def container_name(run: FlowRun, job: ContainerJob, attempt: int) -> str:
     """The job variable `name`, or nborch-<run name>-<attempt> (unique across retries)."""
-    if job.get("name"):
-        return str(job["name"])
+    if job.name:
+        return job.name
     return _NOT_IN_NAMES.sub("-", f"nborch-{run.name}-{attempt}")
 
 
-def working_dir(job: dict[str, Any], image_labels: dict[str, Any]) -> str:
-    return str(job.get("working_dir") or image_labels.get(LABEL_WORKDIR) or RUN_MOUNT)
+def working_dir(job: ContainerJob, image_labels: dict[str, Any]) -> str:
+    return str(job.working_dir or image_labels.get(LABEL_WORKDIR) or RUN_MOUNT)
 
 
 def papermill_command(
-    job: dict[str, Any], image_labels: dict[str, Any], output_name: str
+    job: ContainerJob, image_labels: dict[str, Any], output_name: str
 ) -> list[str]:
     """papermill on the copy of the input notebook in the run's folder, nothing else."""
     return papermill_argv(
-        list(job.get("command") or ["papermill"]),
+        list(job.command),
         f"{RUN_MOUNT}/{INPUT_NOTEBOOK}",
         f"{RUN_MOUNT}/{output_name}",
         parameters_file=f"{RUN_MOUNT}/{PARAMETERS_FILE}",
         cwd=working_dir(job, image_labels),
-        kernel_name=job.get("kernel_name"),
-        execution_timeout=job.get("execution_timeout"),
-        log_output=job.get("stream_output", True),
+        kernel_name=job.kernel_name,
+        execution_timeout=job.execution_timeout,
+        log_output=job.stream_output,
     )
 
 
 def container_options(
     run: FlowRun,
-    job: dict[str, Any],
+    job: DockerJob,
     *,
     run_dir: Path,
     image_labels: dict[str, Any],
@@ -142,31 +147,31 @@ def container_options(
         "name": name,
         "labels": labels,
         "environment": {
-            **(job.get("env") or {}),
+            **job.env,
             "NBORCH_FLOW_RUN_ID": str(run.id),
             "PYTHONUNBUFFERED": "1",
         },
-        "volumes": [f"{run_dir}:{RUN_MOUNT}:rw", *(job.get("volumes") or [])],
+        "volumes": [f"{run_dir}:{RUN_MOUNT}:rw", *job.volumes],
     }
 
 
-def host_options(job: dict[str, Any], image_labels: dict[str, Any]) -> dict[str, Any]:
+def host_options(job: DockerJob, image_labels: dict[str, Any]) -> dict[str, Any]:
     """What a run's container is given besides its command, name, labels, environment and
     mounts: image, working directory, user, network, limits."""
-    mem_limit = job.get("mem_limit")
-    cpus = job.get("cpus")
-    networks = list(job.get("networks") or [])
+    mem_limit = job.mem_limit
+    cpus = job.cpus
+    networks = list(job.networks)
     options: dict[str, Any] = {
-        "image": job["image"],
+        "image": job.image,
         "working_dir": working_dir(job, image_labels),
-        "user": job.get("user") or None,
-        "privileged": bool(job.get("privileged", False)),
+        "user": job.user or None,
+        "privileged": job.privileged,
         "init": True,  # papermill is not PID 1: `docker stop` reaches it
         "stdin_open": False,
         "tty": False,
     }
-    if job.get("network_mode"):
-        options["network_mode"] = job["network_mode"]
+    if job.network_mode:
+        options["network_mode"] = job.network_mode
     elif networks:
         options["network"] = networks[0]
     if mem_limit is not None:
@@ -177,7 +182,7 @@ def host_options(job: dict[str, Any], image_labels: dict[str, Any]) -> dict[str,
     return options
 
 
-def extra_networks(job: dict[str, Any]) -> list[str]:
+def extra_networks(job: DockerJob) -> list[str]:
     """Networks to connect after creation (the first is given at creation without a mode)."""
-    networks = list(job.get("networks") or [])
-    return networks if job.get("network_mode") else networks[1:]
+    networks = list(job.networks)
+    return networks if job.network_mode else networks[1:]

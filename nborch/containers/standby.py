@@ -29,6 +29,7 @@ from typing import Any
 
 from nborch.containers import standby_waiter
 from nborch.containers.spec import RUN_MOUNT, host_options
+from nborch.jobs.variables import PAPERMILL_IN_IMAGE, DockerJob
 from nborch.settings import get_settings
 
 STANDBY_MOUNT = "/nborch/standby"
@@ -54,22 +55,22 @@ class ContainerRecipe:
         return f"image '{image}', kernel '{self.kernel}'"
 
 
-def container_recipe(job: dict[str, Any], kernel: str) -> ContainerRecipe | None:
+def container_recipe(job: DockerJob, kernel: str) -> ContainerRecipe | None:
     """The recipe of a run's container, or None when no container started ahead may run it:
     a command other than papermill (the waiter runs papermill's own command line), pull
     policy Always (it pulls for each run), a fixed container name."""
-    if list(job.get("command") or ["papermill"]) != ["papermill"]:
+    if job.command != PAPERMILL_IN_IMAGE:
         return None
-    if job.get("image_pull_policy") == "Always" or job.get("name"):
+    if job.image_pull_policy == "Always" or job.name:
         return None
-    values = {name: job.get(name) for name in CREATION_VARIABLES}
-    return ContainerRecipe(json.dumps(values, sort_keys=True, default=str), kernel)
+    values = job.model_dump(mode="json", include=set(CREATION_VARIABLES))
+    return ContainerRecipe(json.dumps(values, sort_keys=True), kernel)
 
 
-def notebook_kernel(job: dict[str, Any], notebook: str | Path) -> str:
+def notebook_kernel(job: DockerJob, notebook: str | Path) -> str:
     """The kernel papermill will run `notebook` with: the job's, else the notebook's own."""
-    if job.get("kernel_name"):
-        return str(job["kernel_name"])
+    if job.kernel_name:
+        return job.kernel_name
     try:
         data = json.loads(Path(notebook).read_text(encoding="utf-8"))
         return str(data["metadata"]["kernelspec"]["name"])
@@ -116,7 +117,7 @@ class StandbyFolder:
 
 
 def standby_options(
-    job: dict[str, Any],
+    job: DockerJob,
     *,
     image_labels: dict[str, Any],
     labels: dict[str, str],
@@ -131,11 +132,11 @@ def standby_options(
         "command": ["python3", f"{STANDBY_MOUNT}/{WAITER}", "--kernel", kernel],
         "name": name,
         "labels": labels,
-        "environment": {**(job.get("env") or {}), "PYTHONUNBUFFERED": "1"},
+        "environment": {**job.env, "PYTHONUNBUFFERED": "1"},
         "volumes": [
             f"{folder.run}:{RUN_MOUNT}:rw",
             f"{folder.control}:{STANDBY_MOUNT}:rw",
-            *(job.get("volumes") or []),
+            *job.volumes,
         ],
     }
 

@@ -20,6 +20,7 @@ from nborch.containers.spec import (
     RUN_MOUNT,
 )
 from nborch.execution.papermill_command import papermill_argv
+from nborch.jobs.kubernetes_template import KubernetesJob
 from nborch.models import FlowRun
 
 _NOT_IN_DNS_NAMES = re.compile(r"[^a-z0-9-]+")
@@ -36,9 +37,9 @@ def _label_value(value: str) -> str:
     return _NOT_IN_LABEL_VALUES.sub("-", value)[:63].strip("-_.")
 
 
-def render_job_manifest(run: FlowRun, job: dict[str, Any], attempt: int) -> dict[str, Any]:
+def render_job_manifest(run: FlowRun, job: KubernetesJob, attempt: int) -> dict[str, Any]:
     """The Job that runs `run` (attempt `attempt`), from its resolved job configuration."""
-    manifest = copy.deepcopy(job["job_manifest"])
+    manifest = copy.deepcopy(job.job_manifest)
     labels = {
         **{str(k): str(v) for k, v in (manifest["metadata"].get("labels") or {}).items()},
         LABEL_RUN_ID: str(run.id),
@@ -55,16 +56,16 @@ def render_job_manifest(run: FlowRun, job: dict[str, Any], attempt: int) -> dict
     assert run.output_path, "every run has an output path"
     output_name = run.output_path.rsplit("/", 1)[-1]
     container["command"] = papermill_argv(
-        list(job.get("command") or ["papermill"]),
+        list(job.command),
         f"{RUN_MOUNT}/{INPUT_NOTEBOOK}",
         f"{RUN_MOUNT}/{output_name}",
         parameters_file=f"{RUN_MOUNT}/{PARAMETERS_FILE}",
-        cwd=job.get("working_dir") or RUN_MOUNT,
-        kernel_name=job.get("kernel_name"),
-        execution_timeout=job.get("execution_timeout"),
-        log_output=job.get("stream_output", True),
+        cwd=job.working_dir or RUN_MOUNT,
+        kernel_name=job.kernel_name,
+        execution_timeout=job.execution_timeout,
+        log_output=job.stream_output,
     )
-    env = {**(job.get("env") or {}), "NBORCH_FLOW_RUN_ID": str(run.id), "PYTHONUNBUFFERED": "1"}
+    env = {**job.env, "NBORCH_FLOW_RUN_ID": str(run.id), "PYTHONUNBUFFERED": "1"}
     container["env"] = [{"name": k, "value": str(v)} for k, v in env.items()]
     for mount in container.get("volumeMounts") or []:
         if mount.get("name") == "nborch-run":

@@ -29,12 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from nborch.client.base import NborchClient
 from nborch.errors import ConflictError, NborchError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.jobs import default_base_job_template, resolve_job_configuration
+from nborch.jobs.variables import JobVariables
 from nborch.models import FlowRun, PoolType, StateType
 from nborch.scheduler_loop import SchedulerLoop, tick_until_done
 from nborch.settings import get_settings
@@ -54,6 +55,9 @@ LONG_POLL_MAX = 5.0
 # The watchdog looks at each run this often (or twice per NBORCH_SILENT_RUN_TIMEOUT).
 WATCH_INTERVAL = 2.0
 
+# The typed job a worker's pool type receives (`nborch.jobs`).
+Job = TypeVar("Job", bound=JobVariables)
+
 
 @dataclass
 class ActiveRun:
@@ -71,10 +75,11 @@ class ActiveRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class BaseWorker(ABC):
+class BaseWorker(ABC, Generic[Job]):
     """A polling process bound to one work pool; subclasses say how runs become infrastructure."""
 
     pool_type: ClassVar[PoolType]
+    job_type: type[Job]  # what `launch` receives: the pool type's typed job
     # Can the infrastructure be started before the run's time and hold its first cell until
     # then (--prestart)? If not, a run taken early waits, PENDING, until its time.
     holds_first_cell: ClassVar[bool] = False
@@ -126,7 +131,7 @@ class BaseWorker(ABC):
     # ---- what a pool type provides -----------------------------------------------------
 
     @abstractmethod
-    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> Any:
+    def launch(self, run: FlowRun, job: Job, log: LogShipper) -> Any:
         """Start the run's infrastructure; return a handle for `wait` and `stop`."""
 
     @abstractmethod
@@ -147,7 +152,7 @@ class BaseWorker(ABC):
         tell. Called from the watchdog's thread."""
         return None
 
-    def holds_first_cell_of(self, run: FlowRun, job: dict[str, Any]) -> bool:
+    def holds_first_cell_of(self, run: FlowRun, job: Job) -> bool:
         """Can this run's infrastructure start before its time and hold its first cell until
         then? `holds_first_cell`, unless the pool type decides run by run."""
         return self.holds_first_cell
@@ -442,8 +447,9 @@ class BaseWorker(ABC):
     def _run_infrastructure(self, active: ActiveRun, log: LogShipper) -> Outcome | None:
         run = active.run
         secrets = RunSecrets.fetch(self.client, run)  # values for this run; the store keeps refs
+        resolved = secrets.job(resolve_job_configuration(self.job_template, run.job_variables))
         job = self._with_secret_env(
-            secrets.job(resolve_job_configuration(self.job_template, run.job_variables)), secrets
+            self.job_type.of(resolved, owner=f"flow run '{run.name}'"), secrets
         )
         log.mask(secrets.masked_forms())
         run = secrets.with_values(run)
@@ -480,11 +486,11 @@ class BaseWorker(ABC):
             exit_code, run.output_path, list(log.tail), cancelled=active.cancel_requested
         )
 
-    def _with_secret_env(self, job: dict[str, Any], secrets: RunSecrets) -> dict[str, Any]:
+    def _with_secret_env(self, job: Job, secrets: RunSecrets) -> Job:
         """The job with its `secret_env` values taken from this worker's environment: they
         reach the run's environment only, never the store, and are masked in its logs and
         output notebook."""
-        names = list(job.get("secret_env") or [])
+        names = job.secret_env
         missing = [name for name in names if name not in os.environ]
         if missing:
             raise NborchError(
@@ -494,7 +500,7 @@ class BaseWorker(ABC):
             )
         values = {name: os.environ[name] for name in names}
         secrets.hide(values.values())
-        return {**job, "env": {**(job.get("env") or {}), **values}}
+        return job.model_copy(update={"env": {**job.env, **values}})
 
     def _wait_until_due(self, active: ActiveRun) -> None:
         """Taken early (--prestart) but cannot hold its first cell: wait for its time. A

@@ -25,7 +25,7 @@ import yaml
 
 from nborch.errors import InfrastructureError, NborchError
 from nborch.execution.papermill_command import papermill_argv
-from nborch.jobs import resolve_job_configuration
+from nborch.jobs.dask_template import DaskJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
 from nborch.workers import dask_task
@@ -52,10 +52,11 @@ class DaskHandle:
     stopped: threading.Event = field(default_factory=threading.Event)
 
 
-class DaskWorker(BaseWorker):
+class DaskWorker(BaseWorker[DaskJob]):
     """Submits each flow run of a dask pool to its Dask scheduler."""
 
     pool_type = PoolType.DASK
+    job_type = DaskJob
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,8 +68,8 @@ class DaskWorker(BaseWorker):
         """Refuses to start, with the reason, when the pool's scheduler does not answer."""
         if self.pool_name:
             template = self.client.get_pool(self.pool_name).base_job_template
-            defaults = resolve_job_configuration(template)
-            self._scheduler(defaults["scheduler_address"], defaults["connect_timeout"])
+            defaults = DaskJob.from_template(template, owner=f"work pool '{self.pool_name}'")
+            self._scheduler(defaults.scheduler_address, defaults.connect_timeout)
         try:
             super().start()
         finally:
@@ -112,11 +113,11 @@ class DaskWorker(BaseWorker):
 
     # ---- one run ---------------------------------------------------------------------------
 
-    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> DaskHandle:
+    def launch(self, run: FlowRun, job: DaskJob, log: LogShipper) -> DaskHandle:
         from distributed import Event
 
-        address = str(job["scheduler_address"])
-        client = self._scheduler(address, float(job.get("connect_timeout") or 10))
+        address = job.scheduler_address
+        client = self._scheduler(address, job.connect_timeout)
         notebook = Path(run.input_path)
         if not notebook.is_file():
             raise NborchError(
@@ -139,19 +140,19 @@ class DaskWorker(BaseWorker):
             "cancel_event": f"{key}-cancel",
             "notebook": notebook.read_bytes(),
             "parameters": yaml.safe_dump(dict(run.parameters), allow_unicode=True),
-            "command": job.get("command"),
+            "command": job.command,
             "arguments": papermill_argv(
                 [],
                 "input.ipynb",
                 "output.ipynb",
                 parameters_file="parameters.yaml",
-                cwd=job.get("working_dir") or "{run_folder}",
-                kernel_name=job.get("kernel_name"),
-                execution_timeout=job.get("execution_timeout"),
-                log_output=job.get("stream_output", True),
+                cwd=job.working_dir or "{run_folder}",
+                kernel_name=job.kernel_name,
+                execution_timeout=job.execution_timeout,
+                log_output=job.stream_output,
             ),
             "env": {
-                **(job.get("env") or {}),
+                **job.env,
                 "NBORCH_FLOW_RUN_ID": str(run.id),
                 "PYTHONUNBUFFERED": "1",
             },
@@ -162,8 +163,8 @@ class DaskWorker(BaseWorker):
             spec,
             key=key,
             pure=False,
-            resources=job.get("resources") or None,
-            workers=job.get("workers") or None,
+            resources=job.resources or None,
+            workers=job.workers or None,
         )
         log.write(f"nborch: submitted to the Dask scheduler at {address} as task {key}")
         return handle

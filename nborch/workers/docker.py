@@ -52,6 +52,7 @@ from nborch.containers.standby import (
     write_assignment,
 )
 from nborch.errors import InfrastructureError
+from nborch.jobs.variables import DockerJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
 from nborch.timeutil import utcnow
@@ -84,10 +85,11 @@ class ContainerHandle:
         return self.container_id[:12]
 
 
-class DockerWorker(EngineWorker):
+class DockerWorker(EngineWorker[DockerJob]):
     """Runs each flow run of a docker pool in a container of its own."""
 
     pool_type = PoolType.DOCKER
+    job_type = DockerJob
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,15 +127,15 @@ class DockerWorker(EngineWorker):
         free = self.limit - self.active_runs if self.limit else cap
         return min(cap, max(1, free))
 
-    def holds_first_cell_of(self, run: FlowRun, job: dict[str, Any]) -> bool:
+    def holds_first_cell_of(self, run: FlowRun, job: DockerJob) -> bool:
         """A run that a waiting container can take is launched ahead of its time: the
         container's waiter holds its first cell until then."""
         return container_recipe(job, "") is not None
 
     # ---- one run -------------------------------------------------------------------------
 
-    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> ContainerHandle:
-        image = ensure_image(self.engine, job["image"], job["image_pull_policy"])
+    def launch(self, run: FlowRun, job: DockerJob, log: LogShipper) -> ContainerHandle:
+        image = ensure_image(self.engine, job.image, job.image_pull_policy)
         handle = self._launch_in_standby(run, job, image, log)
         if handle is not None:
             return handle
@@ -144,17 +146,15 @@ class DockerWorker(EngineWorker):
         except BaseException:
             reclaim_run_folder(run_dir)
             raise
-        log.write(f"nborch: running in container {container_id[:12]} (image '{job['image']}')")
+        log.write(f"nborch: running in container {container_id[:12]} (image '{job.image}')")
         reader = threading.Thread(
             target=self._follow_logs, args=(container_id, log), name=f"logs-{run.id}", daemon=True
         )
         reader.start()
-        return ContainerHandle(
-            container_id, run, run_dir, bool(job.get("auto_remove")), log, reader
-        )
+        return ContainerHandle(container_id, run, run_dir, job.auto_remove, log, reader)
 
     def _launch_in_standby(
-        self, run: FlowRun, job: dict[str, Any], image: Image, log: LogShipper
+        self, run: FlowRun, job: DockerJob, image: Image, log: LogShipper
     ) -> ContainerHandle | None:
         """The run handed to a container started ahead (one from standby, or, for a run
         taken ahead of its time, one started for it now); None: the plain path."""
@@ -183,7 +183,7 @@ class DockerWorker(EngineWorker):
             return None
 
     def _hand_over(
-        self, claimed: Claimed, run: FlowRun, job: dict[str, Any], image: Image, log: LogShipper
+        self, claimed: Claimed, run: FlowRun, job: DockerJob, image: Image, log: LogShipper
     ) -> ContainerHandle:
         assert run.output_path, "every run has an output path"
         container = claimed.container
@@ -191,7 +191,7 @@ class DockerWorker(EngineWorker):
         run_dir = Path(run.output_path).parent
         adopt_run_folder(container.folder, run_dir)
         prepare_run_folder(run)
-        auto_remove = bool(job.get("auto_remove"))
+        auto_remove = job.auto_remove
         write_assignment(
             container.folder,
             run_id=str(run.id),
@@ -208,7 +208,7 @@ class DockerWorker(EngineWorker):
             start_at=run.scheduled_time.timestamp() if early else None,
         )
         log.write(
-            f"nborch: running in container {container.short_id} (image '{job['image']}', "
+            f"nborch: running in container {container.short_id} (image '{job.image}', "
             "started ahead)"
         )
         reader = threading.Thread(
@@ -234,7 +234,7 @@ class DockerWorker(EngineWorker):
                 return
 
     def _start_container(
-        self, run: FlowRun, job: dict[str, Any], labels_of_image: dict[str, Any], run_dir: Path
+        self, run: FlowRun, job: DockerJob, labels_of_image: dict[str, Any], run_dir: Path
     ) -> str:
         attempt = run.run_count + 1  # the base made it RUNNING, which counted this attempt
         name = container_name(run, job, attempt)
@@ -252,7 +252,7 @@ class DockerWorker(EngineWorker):
         except ENGINE_ERRORS as err:
             self._safe(lambda: self.engine.api.remove_container(container_id, force=True))
             raise InfrastructureError(
-                f"The container of flow run '{run.name}' (image '{job['image']}') did not start: "
+                f"The container of flow run '{run.name}' (image '{job.image}') did not start: "
                 f"{explain(err)}. Check the pool's and deployment's job variables."
             ) from None
         return container_id

@@ -51,7 +51,7 @@ from nborch.containers.standby import (
     standby_options,
 )
 from nborch.errors import NborchError
-from nborch.jobs.variables import DEFAULT_STANDBY_CONTAINERS
+from nborch.jobs.variables import DockerJob
 from nborch.secret_references import secret_names
 from nborch.sources import notebook_location
 from nborch.workers.standby_recipes import job_for_worker
@@ -93,20 +93,21 @@ class Claimed:
     fd: int
 
 
-def keeps_waiting(job: dict[str, Any], job_variables: dict[str, Any]) -> bool:
+def keeps_waiting(job: DockerJob, job_variables: dict[str, Any]) -> bool:
     """May containers for runs like this one wait in standby (and such a run take one)?
     Not when it asks for a container of its own (standby_containers 0), nor when its job
     variables refer to the store's secrets: no container waits with a secret's value."""
-    return job.get("standby_containers") != 0 and not secret_names(job_variables)
+    return job.standby_containers != 0 and not secret_names(job_variables)
 
 
 def standby_container_cap(template: dict[str, Any]) -> int:
-    """The pool's `standby_containers` default (a template without it: the default)."""
-    properties = template.get("variables", {}).get("properties", {})
-    if "standby_containers" not in properties:
-        return DEFAULT_STANDBY_CONTAINERS
-    value = properties["standby_containers"].get("default")
-    return DEFAULT_STANDBY_CONTAINERS if value is None else max(0, int(value))
+    """The pool's `standby_containers` default (a template without it, from a pool made
+    before it: the model's default); none when the template's defaults make no job."""
+    try:
+        defaults = DockerJob.from_template(template, owner="the pool's defaults")
+    except NborchError:
+        return 0
+    return max(0, defaults.standby_containers)
 
 
 class StandbyContainers:
@@ -120,7 +121,7 @@ class StandbyContainers:
         self.worker = worker
         self.wanted = wanted
         self.recycle_after = recycle_after
-        self.recipes: list[tuple[ContainerRecipe, dict[str, Any]]] = []  # newest first
+        self.recipes: list[tuple[ContainerRecipe, DockerJob]] = []  # newest first
         self.containers: list[StandbyContainer] = []  # none handed a run
         self._failures: dict[ContainerRecipe, int] = {}
         self._given_up: set[ContainerRecipe] = set()
@@ -135,7 +136,7 @@ class StandbyContainers:
 
     # ---- from any thread -------------------------------------------------------------------
 
-    def learn(self, recipe: ContainerRecipe, job: dict[str, Any]) -> None:
+    def learn(self, recipe: ContainerRecipe, job: DockerJob) -> None:
         """A configuration the next runs are likely to need: containers for it are started."""
         with self._lock:
             if recipe in self._given_up:
@@ -295,7 +296,7 @@ class StandbyContainers:
 
 
 def start_for_run(
-    worker: DockerWorker, recipe: ContainerRecipe, job: dict[str, Any], stop: threading.Event
+    worker: DockerWorker, recipe: ContainerRecipe, job: DockerJob, stop: threading.Event
 ) -> Claimed | None:
     """A container started now for one run (taken ahead of its time), once ready; None
     when it did not become ready (it is removed then) or `stop` was set."""
@@ -324,14 +325,14 @@ def release(worker: DockerWorker, claimed: Claimed) -> None:
     _remove(worker, claimed.container)
 
 
-def _start(worker: DockerWorker, recipe: ContainerRecipe, job: dict[str, Any]) -> StandbyContainer:
+def _start(worker: DockerWorker, recipe: ContainerRecipe, job: DockerJob) -> StandbyContainer:
     engine = worker.engine
-    image = ensure_image(engine, job["image"], job["image_pull_policy"])
+    image = ensure_image(engine, job.image, job.image_pull_policy)
     pool = worker.pool_name or ""
     name = _NOT_IN_NAMES.sub("-", f"nborch-standby-{pool}-{uuid.uuid4().hex[:10]}")
     folder = StandbyFolder.make(name)
     labels = {
-        **{str(k): str(v) for k, v in (job.get("labels") or {}).items()},
+        **{str(k): str(v) for k, v in job.labels.items()},
         LABEL_STORE: worker.store,
         LABEL_POOL: pool,
         **worker_labels(worker.identity),
@@ -417,7 +418,7 @@ def learn_recent_recipes(worker: DockerWorker) -> None:
         candidates.append((run.input_path, run.job_variables))
     learned = False
     for input_path, job_variables in candidates:
-        job = job_for_worker(worker.job_template, job_variables)
+        job = job_for_worker(DockerJob, worker.job_template, job_variables)
         if job is None or not keeps_waiting(job, job_variables):
             continue
         recipe = container_recipe(job, notebook_kernel(job, input_path))
@@ -425,7 +426,7 @@ def learn_recent_recipes(worker: DockerWorker) -> None:
             standby.learn(recipe, job)
             learned = True
     if not learned:
-        job = job_for_worker(worker.job_template, {})
+        job = job_for_worker(DockerJob, worker.job_template, {})
         recipe = container_recipe(job, notebook_kernel(job, "")) if job else None
         if job is not None and recipe is not None:
             standby.learn(recipe, job)

@@ -13,10 +13,10 @@ import psutil
 from nborch.containers.engine import connect_engine
 from nborch.containers.spec import WorkerIdentity, store_label
 from nborch.settings import get_settings
-from nborch.workers.base import BaseWorker
+from nborch.workers.base import BaseWorker, Job
 
 
-class EngineWorker(BaseWorker):
+class EngineWorker(BaseWorker[Job]):
     """A worker whose runs live on a Docker engine (containers, swarm services)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -24,6 +24,7 @@ from nborch.errors import InfrastructureError
 from nborch.execution.kernel_loop import KernelLoop
 from nborch.execution.kernels import Kernel, KernelHost, KernelRecipe
 from nborch.execution.standby import REPLACE_AFTER, StandbyKernels
+from nborch.jobs.variables import ProcessJob
 from nborch.models import FlowRun
 from nborch.secret_references import secret_names
 from nborch.settings import get_settings
@@ -103,7 +104,7 @@ class KernelRuns:
 
     def kernel_job(
         self,
-        job: Mapping[str, Any],
+        job: ProcessJob,
         *,
         cwd: str,
         kernel_name: str,
@@ -113,7 +114,7 @@ class KernelRuns:
     ) -> KernelJob:
         """The kernel a run needs (or a run like it: learned from a deployment)."""
         env = {
-            **(job.get("env") or {}),
+            **job.env,
             "NBORCH_HOME": str(get_settings().home),
             "PYTHONUNBUFFERED": "1",
         }
@@ -133,7 +134,7 @@ class KernelRuns:
     def launch(
         self,
         run: FlowRun,
-        job: Mapping[str, Any],
+        job: ProcessJob,
         log: LogShipper,
         *,
         cwd: str,
@@ -153,7 +154,7 @@ class KernelRuns:
                 run.input_path,
                 run.output_path,
                 parameters,
-                kernel_name=job.get("kernel_name"),
+                kernel_name=job.kernel_name,
                 cwd=cwd,
                 log=logger,
             )
@@ -179,8 +180,8 @@ class KernelRuns:
                 kernel_job,
                 log,
                 logger,
-                log_output=bool(job.get("stream_output", True)),
-                execution_timeout=job.get("execution_timeout"),
+                log_output=job.stream_output,
+                execution_timeout=job.execution_timeout,
                 start_at=start_at,
             )
         )
@@ -315,7 +316,7 @@ class KernelRuns:
 
 
 def may_take_standby(
-    job: Mapping[str, Any],
+    job: ProcessJob,
     kernel_name: str,
     *,
     job_variables: Mapping[str, Any],
@@ -326,7 +327,7 @@ def may_take_standby(
     would keep them beyond the run), nor for a git checkout made for the run alone, nor for
     kernels other than Python's (the run's own variables are set in the running kernel
     with Python), nor when the run asks for a kernel of its own (standby_kernels 0)."""
-    if job.get("standby_kernels") == 0:
+    if job.standby_kernels == 0:
         return False
     if secret_names(job_variables):
         return False

@@ -6,6 +6,7 @@ claimed, and new runs are refused."""
 
 from __future__ import annotations
 
+from nborch.jobs.variables import ManagedJob
 from nborch.models import PoolType
 from nborch.workers.process import ProcessWorker
 
@@ -15,3 +16,4 @@ class ManagedWorker(ProcessWorker):
     started by nborch's dispatcher rather than by a person."""
 
     pool_type = PoolType.MANAGED
+    job_type = ManagedJob  # no standby kernels: a papermill process per run

@@ -24,6 +24,7 @@ import yaml
 
 from nborch.errors import NborchError
 from nborch.execution.papermill_command import START_AT, papermill_argv, write_parameters_file
+from nborch.jobs.variables import ProcessJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
 from nborch.timeutil import utcnow
@@ -47,8 +48,9 @@ class ProcessHandle:
     reader: threading.Thread
 
 
-class ProcessWorker(BaseWorker):
+class ProcessWorker(BaseWorker[ProcessJob]):
     pool_type = PoolType.PROCESS
+    job_type = ProcessJob
     holds_first_cell = True  # the kernel starts ahead; the first cell waits for the time
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -65,7 +67,7 @@ class ProcessWorker(BaseWorker):
         # None for a run here and now (`nborch run`) or a worker that exits once it has run
         # what is due (--run-once): nothing would take them.
         keeps_running = self.pool_name and not self.run_once
-        cap = standby_cap(self.job_template, self._by_default) if keeps_running else 0
+        cap = standby_cap(self.job_template, self.job_type) if keeps_running else 0
         if cap:
             from nborch.workers.kernel_runs import KernelRuns
 
@@ -83,13 +85,6 @@ class ProcessWorker(BaseWorker):
                 kernel_runs, self._kernel_runs = self._kernel_runs, None
             if kernel_runs is not None:
                 kernel_runs.close()
-
-    @property
-    def _by_default(self) -> bool:
-        """Run in process, with standby kernels, when the pool's template does not say? Yes
-        for `process` pools (older ones have templates without these variables); not for
-        the pool types built on this worker, which keep a papermill process per run."""
-        return self.pool_type is PoolType.PROCESS
 
     @property
     def kernel_runs(self) -> KernelRuns:
@@ -121,7 +116,7 @@ class ProcessWorker(BaseWorker):
     # ---- one run -----------------------------------------------------------------------------
 
     def launch(
-        self, run: FlowRun, job: dict[str, Any], log: LogShipper
+        self, run: FlowRun, job: ProcessJob, log: LogShipper
     ) -> ProcessHandle | KernelRunHandle:
         assert run.output_path, "every run has an output path"
         output = Path(run.output_path)
@@ -132,14 +127,14 @@ class ProcessWorker(BaseWorker):
                 f"Working directory '{cwd}' does not exist on this worker. Create it, or set "
                 "the job variable working_dir to a folder that exists."
             )
-        if job.get("in_process", self._by_default):
+        if job.in_process:
             # The parameters as papermill reads them from its -f file.
             parameters = yaml.safe_load(parameters_file.read_text()) or {}
             return self.kernel_runs.launch(run, job, log, cwd=cwd, parameters=parameters)
         return self._launch_papermill(run, job, log, cwd, parameters_file)
 
     def _launch_papermill(
-        self, run: FlowRun, job: dict[str, Any], log: LogShipper, cwd: str, parameters_file: Path
+        self, run: FlowRun, job: ProcessJob, log: LogShipper, cwd: str, parameters_file: Path
     ) -> ProcessHandle:
         assert run.output_path
         early = run.scheduled_time > utcnow()
@@ -149,14 +144,14 @@ class ProcessWorker(BaseWorker):
             run.output_path,
             parameters_file=str(parameters_file),
             cwd=cwd,
-            kernel_name=job.get("kernel_name"),
-            execution_timeout=job.get("execution_timeout"),
-            log_output=job.get("stream_output", True),
+            kernel_name=job.kernel_name,
+            execution_timeout=job.execution_timeout,
+            log_output=job.stream_output,
             engine="nborch",
         )
         env = {
             **os.environ,
-            **(job.get("env") or {}),
+            **job.env,
             "NBORCH_FLOW_RUN_ID": str(run.id),
             "NBORCH_HOME": str(get_settings().home),
             "PYTHONUNBUFFERED": "1",

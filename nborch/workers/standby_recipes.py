@@ -8,33 +8,34 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nborch.errors import NborchError
-from nborch.jobs import resolve_job_configuration
-from nborch.jobs.variables import AUTO_STANDBY_KERNELS
+from nborch.jobs.variables import JobVariables, ProcessJob
 from nborch.models import FlowRun
 from nborch.sources import notebook_location
 
 if TYPE_CHECKING:
     from nborch.workers.process import ProcessWorker
 
+Job = TypeVar("Job", bound=JobVariables)
+
 # How many of the pool's newest runs are looked at when the worker starts.
 RECENT_RUNS = 20
 
 
-def standby_cap(template: Mapping[str, Any], by_default: bool = True) -> int:
-    """The most standby kernels the pool's base job template asks for: its
-    `standby_kernels` default (empty: AUTO_STANDBY_KERNELS; 0: none), and none when its
-    runs do not execute in process by default. A template without these variables gets
-    AUTO_STANDBY_KERNELS if `by_default`, else none."""
-    properties = template.get("variables", {}).get("properties", {})
-    if "in_process" not in properties and "standby_kernels" not in properties:
-        return AUTO_STANDBY_KERNELS if by_default else 0
-    if properties.get("in_process", {}).get("default", True) is False:
+def standby_cap(template: Mapping[str, Any], job_type: type[ProcessJob] = ProcessJob) -> int:
+    """The most standby kernels the pool's base job template asks for: the `standby_cap` of
+    its job with every variable at the template's default (`ProcessJob.standby_cap`). A
+    template without these variables (a pool made before them) gets the job type's own
+    defaults: AUTO_STANDBY_KERNELS for a `process` pool, none for a `managed` one. None
+    either when the template's defaults do not make a job of `job_type` (its runs would
+    not start)."""
+    try:
+        defaults = job_type.from_template(template, owner="the pool's defaults")
+    except NborchError:
         return 0
-    value = properties.get("standby_kernels", {}).get("default")
-    return AUTO_STANDBY_KERNELS if value is None else max(0, int(value))
+    return defaults.standby_cap
 
 
 def learn_recent_recipes(worker: ProcessWorker) -> None:
@@ -54,11 +55,11 @@ def learn_recent_recipes(worker: ProcessWorker) -> None:
     for run in reversed(worker.client.list_runs(pool_name=worker.pool_name, limit=RECENT_RUNS)):
         candidates.append((run.input_path, run.cwd, run.job_variables, run.source))
     for input_path, cwd, job_variables, source in candidates:
-        job = job_for_worker(worker.job_template, job_variables)
-        if job is None or not job.get("in_process", True):  # (a standby pool runs in process)
+        job = job_for_worker(worker.job_type, worker.job_template, job_variables)
+        if job is None or not job.in_process:
             continue
-        kernel_name = job.get("kernel_name") or _notebook_kernel(input_path)
-        folder = str(job.get("working_dir") or cwd or Path(input_path).parent)  # as below
+        kernel_name = job.kernel_name or _notebook_kernel(input_path)
+        folder = str(job.working_dir or cwd or Path(input_path).parent)  # as below
         if not kernel_name or not Path(folder).is_dir():
             continue
         kernel_runs.learn(
@@ -73,19 +74,18 @@ def learn_recent_recipes(worker: ProcessWorker) -> None:
 
 
 def job_for_worker(
-    template: Mapping[str, Any], job_variables: Mapping[str, Any]
-) -> dict[str, Any] | None:
+    job_type: type[Job], template: Mapping[str, Any], job_variables: Mapping[str, Any]
+) -> Job | None:
     """The job as the worker would run it (secret_env values from its environment), or
     None when it could not run it here."""
     try:
-        job = resolve_job_configuration(template, job_variables)
+        job = job_type.from_template(template, job_variables, owner="a run of the pool")
     except NborchError:
         return None
-    names = list(job.get("secret_env") or [])
-    if any(name not in os.environ for name in names):
+    if any(name not in os.environ for name in job.secret_env):
         return None
-    job["env"] = {**(job.get("env") or {}), **{name: os.environ[name] for name in names}}
-    return job
+    secret_values = {name: os.environ[name] for name in job.secret_env}
+    return job.model_copy(update={"env": {**job.env, **secret_values}})
 
 
 def _notebook_kernel(path: str) -> str | None:
@@ -96,7 +96,7 @@ def _notebook_kernel(path: str) -> str | None:
         return None
 
 
-def working_directory(run: FlowRun, job: Mapping[str, Any]) -> str:
+def working_directory(run: FlowRun, job: ProcessJob) -> str:
     """Where the run's notebook runs: the job's working_dir, else the run's, else the
     notebook's folder."""
-    return str(job.get("working_dir") or run.cwd or Path(run.input_path).parent)
+    return str(job.working_dir or run.cwd or Path(run.input_path).parent)

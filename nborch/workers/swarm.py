@@ -35,6 +35,7 @@ from nborch.containers.spec import (
 )
 from nborch.errors import InfrastructureError, NborchError
 from nborch.execution.outcome import out_of_memory_line
+from nborch.jobs.swarm_template import SwarmJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
 from nborch.workers.engine_worker import EngineWorker
@@ -65,10 +66,11 @@ class ServiceHandle:
         return self.service_id[:12]
 
 
-class SwarmWorker(EngineWorker):
+class SwarmWorker(EngineWorker[SwarmJob]):
     """Submits each flow run of a docker-swarm pool as a service of its own."""
 
     pool_type = PoolType.DOCKER_SWARM
+    job_type = SwarmJob
 
     def start(self) -> None:
         """Refuses to start, with the reason, unless the engine is a swarm manager."""
@@ -77,7 +79,7 @@ class SwarmWorker(EngineWorker):
 
     # ---- one run ---------------------------------------------------------------------------
 
-    def launch(self, run: FlowRun, job: dict[str, Any], log: LogShipper) -> ServiceHandle:
+    def launch(self, run: FlowRun, job: SwarmJob, log: LogShipper) -> ServiceHandle:
         run_dir = prepare_run_folder(run)
         attempt = run.run_count + 1  # the base made it RUNNING, which counted this attempt
         name = container_name(run, job, attempt)
@@ -88,7 +90,7 @@ class SwarmWorker(EngineWorker):
             run,
             job,
             run_dir=run_dir,
-            image_labels=self._image_labels(job["image"]),
+            image_labels=self._image_labels(job.image),
             labels=labels,
             name=name,
             grace_period=get_settings().kill_grace_period,
@@ -113,12 +115,12 @@ class SwarmWorker(EngineWorker):
             name=name,
             run=run,
             run_dir=run_dir,
-            auto_remove=bool(job.get("auto_remove", True)),
-            placement_timeout=float(job.get("placement_timeout") or 300),
+            auto_remove=job.auto_remove,
+            placement_timeout=job.placement_timeout,
             log=log,
         )
         log.write(
-            f"nborch: submitted as swarm service {name} ({handle.short_id}), image '{job['image']}'"
+            f"nborch: submitted as swarm service {name} ({handle.short_id}), image '{job.image}'"
         )
         handle.reader = threading.Thread(
             target=self._follow_logs, args=(handle,), name=f"logs-{run.id}", daemon=True

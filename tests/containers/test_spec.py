@@ -20,7 +20,8 @@ from nborch.containers.spec import (
     container_options,
     extra_networks,
 )
-from nborch.jobs import default_base_job_template, resolve_job_configuration
+from nborch.jobs import default_base_job_template
+from nborch.jobs.variables import DockerJob
 from nborch.models import FlowRun, PoolType, StateType
 from nborch.timeutil import utcnow
 
@@ -45,8 +46,9 @@ def a_run(run_dir: Path) -> FlowRun:
     )
 
 
-def job(**variables: Any) -> dict[str, Any]:
-    return resolve_job_configuration(default_base_job_template(PoolType.DOCKER), variables)
+def job(**variables: Any) -> DockerJob:
+    template = default_base_job_template(PoolType.DOCKER)
+    return DockerJob.from_template(template, variables, owner="flow run 'daily'")
 
 
 def options(

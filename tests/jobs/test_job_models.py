@@ -16,12 +16,16 @@ from nborch.jobs.kubernetes_template import KubernetesJob, KubernetesVariables
 from nborch.jobs.swarm_template import SwarmJob
 from nborch.jobs.templates import job_type_for
 from nborch.jobs.variables import (
+    AUTO_STANDBY_KERNELS,
     DEFAULT_STANDBY_CONTAINERS,
     DockerJob,
     ManagedJob,
     ProcessJob,
 )
 from nborch.models import PoolType
+from nborch.workers import worker_class_for
+from nborch.workers.docker_standby import standby_container_cap
+from nborch.workers.standby_recipes import standby_cap
 
 OWNER = "flow run 'nightly'"
 
@@ -80,9 +84,15 @@ def test_a_managed_pool_offers_no_choice_of_infrastructure() -> None:
     assert offered == {"env", "secret_env", "kernel_name", "execution_timeout", "stream_output"}
     job = ManagedJob.from_template(template, owner=OWNER)
     assert job.in_process is False and job.working_dir is None
+    assert standby_cap(template, ManagedJob) == 0
 
 
 # ---- the typed job a worker receives ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("pool_type", [t for t in PoolType if t is not PoolType.KUBERNETES])
+def test_each_worker_receives_its_pool_types_job(pool_type: PoolType) -> None:
+    assert worker_class_for(pool_type).job_type is job_type_for(pool_type)
 
 
 def test_the_job_keeps_each_variables_type() -> None:
@@ -133,8 +143,30 @@ def test_a_process_pool_from_before_standby_kernels_runs_in_process_with_them() 
     old = without(default_base_job_template(PoolType.PROCESS), "in_process", "standby_kernels")
     job = ProcessJob.from_template(old, owner=OWNER)
     assert job.in_process is True and job.standby_kernels is None
+    assert standby_cap(old) == AUTO_STANDBY_KERNELS
     resolved = resolve_job_configuration(old)
     assert "in_process" not in resolved  # the defaults come from the model, not the template
+
+
+@pytest.mark.parametrize(
+    ("in_process", "standby_kernels", "cap"),
+    [(True, None, AUTO_STANDBY_KERNELS), (True, 2, 2), (True, 0, 0), (False, None, 0)],
+)
+def test_the_standby_cap_follows_the_pools_defaults(
+    in_process: bool, standby_kernels: int | None, cap: int
+) -> None:
+    template = default_base_job_template(PoolType.PROCESS)
+    properties = template["variables"]["properties"]
+    properties["in_process"]["default"] = in_process
+    properties["standby_kernels"]["default"] = standby_kernels
+    assert standby_cap(template) == cap
+
+
+def test_a_docker_pool_from_before_standby_containers_gets_the_default() -> None:
+    template = default_base_job_template(PoolType.DOCKER)
+    assert standby_container_cap(without(template, "standby_containers")) == 1
+    template["variables"]["properties"]["standby_containers"]["default"] = 3
+    assert standby_container_cap(template) == 3
 
 
 def test_a_swarm_pools_defaults_make_its_job() -> None:

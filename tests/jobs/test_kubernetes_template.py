@@ -13,8 +13,9 @@ import kubernetes_validate
 import pytest
 
 from nborch.errors import ValidationError
-from nborch.jobs import default_base_job_template, resolve_job_configuration, validate_job_variables
+from nborch.jobs import default_base_job_template, validate_job_variables
 from nborch.jobs.kubernetes_job import render_job_manifest
+from nborch.jobs.kubernetes_template import KubernetesJob
 from nborch.models import FlowRun, PoolType, StateType
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
@@ -38,10 +39,10 @@ def _run(**variables: Any) -> FlowRun:
     )
 
 
-def _job(**variables: Any) -> dict[str, Any]:
+def _job(**variables: Any) -> KubernetesJob:
     template = default_base_job_template(PoolType.KUBERNETES)
     validate_job_variables(template, variables, owner="work pool 'k8s'")
-    return resolve_job_configuration(template, variables)
+    return KubernetesJob.from_template(template, variables, owner="flow run 'nightly'")
 
 
 def _valid(manifest: dict[str, Any]) -> None:
