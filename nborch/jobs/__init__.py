@@ -8,6 +8,7 @@ worker receives each run's job as an instance of it (`job_type_for`).
 from nborch.jobs.model import JobConfiguration
 from nborch.jobs.resolve import resolve_job_configuration, validate_job_variables
 from nborch.jobs.templates import (
+    check_template_defaults,
     default_base_job_template,
     job_type_for,
     validate_base_job_template,
@@ -15,6 +16,7 @@ from nborch.jobs.templates import (
 
 __all__ = [
     "JobConfiguration",
+    "check_template_defaults",
     "default_base_job_template",
     "job_type_for",
     "resolve_job_configuration",

@@ -19,6 +19,7 @@ from nborch.models import PoolType
 
 __all__ = [
     "DEFAULT_RUNTIME_IMAGE",
+    "check_template_defaults",
     "default_base_job_template",
     "job_type_for",
     "validate_base_job_template",
@@ -47,6 +48,12 @@ def job_type_for(pool_type: PoolType) -> type[JobConfiguration]:
 def default_base_job_template(pool_type: PoolType) -> dict[str, Any]:
     """A fresh copy of the default template for `pool_type`."""
     return job_type_for(pool_type).base_job_template()
+
+
+def check_template_defaults(template: dict[str, Any], pool_type: PoolType, owner: str) -> None:
+    """Refuse a template whose defaults do not make a job of `pool_type` (a value of the
+    wrong type, a Kubernetes template without its manifest): its runs could not start."""
+    job_type_for(pool_type).from_template(template, owner=f"{owner} (its defaults)")
 
 
 def validate_base_job_template(template: Any, owner: str) -> dict[str, Any]:

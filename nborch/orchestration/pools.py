@@ -11,7 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from nborch.errors import AlreadyExistsError, ConflictError, ValidationError
-from nborch.jobs import default_base_job_template, validate_base_job_template
+from nborch.jobs import (
+    check_template_defaults,
+    default_base_job_template,
+    validate_base_job_template,
+)
 from nborch.models import ACTIVE_STATES, PoolStatus, PoolType, QuotaPeriod, WorkPool
 from nborch.orchestration.lookup import DEFAULT_QUEUE, pool_by_name
 from nborch.orchestration.names import check_name
@@ -73,6 +77,7 @@ def create_pool(
         if base_job_template is not None
         else default_base_job_template(pool_type)
     )
+    check_template_defaults(template, pool_type, owner)
     check_limit(concurrency_limit, owner)
     try:
         with store.write() as session:
@@ -212,6 +217,7 @@ def update_pool(
         if description is not None:
             row.description = description
         if base_job_template is not None:
+            check_template_defaults(base_job_template, PoolType(row.type), owner)
             row.base_job_template = base_job_template
         if quota_hours is not ...:
             row.quota_hours = quota_hours

@@ -101,3 +101,27 @@ def test_base_job_template_is_checked(client: LocalClient) -> None:
     }
     pool = client.create_pool("etl", "process", base_job_template=template)
     assert pool.base_job_template == template
+
+
+def test_a_template_whose_defaults_make_no_job_of_the_pool_type_is_refused(
+    client: LocalClient,
+) -> None:
+    # A valid schema, but its default `env` is text: no run of the pool could start.
+    template = {
+        "job_configuration": {"env": "{{ env }}"},
+        "variables": {
+            "type": "object",
+            "properties": {"env": {"type": "string", "default": "A=1"}},
+        },
+    }
+    with pytest.raises(ValidationError) as caught:
+        client.create_pool("etl", "process", base_job_template=template)
+    message = str(caught.value)
+    assert "work pool 'etl' (its defaults) does not fit its pool type (env: " in message
+    assert "nborch work-pool get-default-base-job-template" in message
+    client.create_pool("etl", "process")
+    with pytest.raises(ValidationError, match="work pool 'etl' \\(its defaults\\)"):
+        client.update_pool("etl", base_job_template=template)
+    assert client.get_pool("etl").base_job_template["job_configuration"]["env"] == "{{ env }}"
+    assert "env" in client.get_pool("etl").base_job_template["variables"]["properties"]
+    assert client.get_pool("etl").base_job_template != template
