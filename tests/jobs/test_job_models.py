@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from nborch.errors import ValidationError
-from nborch.jobs import default_base_job_template, resolve_job_configuration
+from nborch.jobs import (
+    default_base_job_template,
+    resolve_job_configuration,
+    validate_job_variables,
+)
 from nborch.jobs.dask_template import DaskJob
 from nborch.jobs.kubernetes_template import KubernetesJob, KubernetesVariables
 from nborch.jobs.swarm_template import SwarmJob
@@ -56,6 +60,12 @@ def test_each_pool_types_template_comes_from_its_job_model(pool_type: PoolType) 
         assert list(template["job_configuration"]) == list(properties)
         # The template's defaults make exactly the model's defaults.
         assert job_type.from_template(template, owner=OWNER) == job_type.model_validate({})
+
+
+@pytest.mark.parametrize("pool_type", list(PoolType))
+def test_each_models_defaults_are_within_its_own_bounds(pool_type: PoolType) -> None:
+    template = default_base_job_template(pool_type)
+    validate_job_variables(template, owner=OWNER)  # the defaults alone, against the schema
 
 
 def test_a_nullable_variable_is_a_list_of_types_with_its_bounds() -> None:
