@@ -567,8 +567,7 @@ class BaseWorker(ABC, Generic[Job]):
         with self._lock:
             held = [a for a in self._active.values() if not a.abandoned]
         stopping = [
-            threading.Thread(target=self._safe, args=(self._abandon, a), daemon=True)
-            for a in held
+            threading.Thread(target=self._safe, args=(self._abandon, a), daemon=True) for a in held
         ]
         for thread in stopping:
             thread.start()
