@@ -17,7 +17,7 @@ the plain path.
 
 This file runs in the run's image, with only the image's Python, papermill and its
 dependencies: what the container runs is the program `waiter_program` (in
-standby.py) makes of the engine's module and this one, which import nothing else
+standby_handover.py) makes of the engine's module and this one, which import nothing else
 of nborch.
 """
 

@@ -19,7 +19,7 @@ Three paths use it: the process worker's in-process runs (`nborch.execution.in_p
 the standby container's waiter. The waiter runs in the run's image without nborch, so this
 file imports nothing of nborch and only public names of papermill, nbclient and
 jupyter_client: the waiter program is generated from this file and the waiter's own
-(`nborch.containers.standby.waiter_program`).
+(`nborch.containers.standby_handover.waiter_program`).
 """
 
 from __future__ import annotations

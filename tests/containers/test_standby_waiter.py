@@ -13,7 +13,7 @@ from support.notebooks import make_notebook
 from support.papermill_runs import comparable, papermill_lines, run_papermill
 
 from nborch.containers import standby_waiter
-from nborch.containers.standby import waiter_program
+from nborch.containers.standby_handover import waiter_program
 from nborch.execution import papermill_engine
 
 # papermill's command line with the program's engine, run where nborch cannot be imported
