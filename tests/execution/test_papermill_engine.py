@@ -1,10 +1,9 @@
 """nborch's papermill engine on papermill's own command line (a run launched ahead of its
 time, in a subprocess): the notebook and the lines are papermill's, the first cell waits
-for the run's time. And nborch reaches papermill through public names only."""
+for the run's time. And papermill is wrapped in one module, through public names only."""
 
 from __future__ import annotations
 
-import ast
 import sys
 import time
 from datetime import datetime
@@ -13,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from support.notebooks import make_notebook
+from support.package_imports import NBORCH, imports
 from support.papermill_runs import comparable, papermill_lines, run_papermill
 
-import nborch
 from nborch.execution.papermill_command import START_AT
 
 TIMED_PAPERMILL = [sys.executable, "-m", "nborch.execution.timed_papermill"]
@@ -48,15 +47,20 @@ def test_a_run_launched_early_is_papermills_with_its_first_cell_on_time(tmp_path
 
 
 def test_nborch_imports_no_private_name_of_papermill_or_nbclient() -> None:
-    private = []
-    for path in sorted(Path(nborch.__file__).parent.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [*node.module.split("."), *(alias.name for alias in node.names)]
-            elif isinstance(node, ast.Import):
-                names = [part for alias in node.names for part in alias.name.split(".")]
-            else:
-                continue
-            if names[0] in {"papermill", "nbclient"} and any(n.startswith("_") for n in names):
-                private.append(f"{path.relative_to(path.parents[2])}:{node.lineno}")
+    private = [
+        f"{where}:{line}"
+        for where, line, names in imports(NBORCH)
+        if names[0] in {"papermill", "nbclient"} and any(n.startswith("_") for n in names)
+    ]
     assert private == []
+
+
+def test_papermill_is_wrapped_in_one_module() -> None:
+    """papermill's engine and client classes, and nbclient, are the engine module's alone."""
+    wrapping = {
+        f"{where}:{line}"
+        for where, line, names in imports(NBORCH)
+        if names[0] == "nbclient"
+        or names[:2] in (["papermill", "engines"], ["papermill", "clientwrap"])
+    }
+    assert wrapping and all(w.startswith("nborch/execution/papermill_engine.py:") for w in wrapping)
