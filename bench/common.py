@@ -309,7 +309,7 @@ def ready_standby(engine: Any, pool: str) -> list[Any]:
     """The pool's standby containers (docker SDK containers) that are ready for a run and
     not handed one yet; `engine` is a `docker.DockerClient`."""
     from nborch.containers.spec import LABEL_POOL, LABEL_STANDBY, LABEL_STANDBY_DIR
-    from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
+    from nborch.containers.standby_handover import StandbyFolder, is_ready, read_assignment
 
     ready = []
     labels = [f"{LABEL_STANDBY}=true", f"{LABEL_POOL}={pool}"]

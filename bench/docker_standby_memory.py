@@ -41,7 +41,7 @@ from support.notebooks import make_notebook
 
 from nborch.client import LocalClient
 from nborch.containers.spec import LABEL_POOL, LABEL_STANDBY, LABEL_STANDBY_DIR
-from nborch.containers.standby import StandbyFolder, read_assignment
+from nborch.containers.standby_handover import StandbyFolder, read_assignment
 from nborch.flows import Flow
 from nborch.jobs import default_base_job_template
 from nborch.models import PoolType, StateType

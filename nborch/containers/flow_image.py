@@ -16,7 +16,7 @@ from typing import Any
 import docker
 
 from nborch.client.base import NborchClient
-from nborch.containers.engine import (
+from nborch.containers.docker_engine import (
     ENGINE_ERRORS,
     connect_engine,
     ensure_image,

@@ -28,7 +28,7 @@ import docker
 from docker.errors import ImageNotFound
 from docker.models.images import Image
 
-from nborch.containers.engine import (
+from nborch.containers.docker_engine import (
     ENGINE_ERRORS,
     connect_engine,
     explain,

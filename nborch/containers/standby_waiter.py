@@ -8,14 +8,17 @@ working directory) and warmed up. Waiting: on the FIFO `handover` in the control
 writing succeeds only when a ready waiter is there. The worker writes one JSON line:
 `{"argv": [...papermill's arguments...], "env": {...}, "start_at": seconds or null}`.
 
-Then it is papermill's own command line, with the engine `nborch-standby`: papermill's
-nbclient engine on the kernel started ahead (when the run's kernel and working directory
-are the ones it was started with, else on a kernel started now), whose first cell waits
-for `start_at` when the run came early. So the container's output, the output notebook and
-the exit code are those of `papermill ARGS` on the plain path.
+Then it is papermill's own command line, with nborch's papermill engine (see
+nborch.execution.papermill_engine): papermill's nbclient engine on the kernel started ahead
+(when the run's kernel and working directory are the ones it was started with, else on a
+kernel started now), whose first cell waits for `start_at` when the run came early. So the
+container's output, the output notebook and the exit code are those of `papermill ARGS` on
+the plain path.
 
 This file runs in the run's image, with only the image's Python, papermill and its
-dependencies: it imports nothing of nborch.
+dependencies: what the container runs is the program `waiter_program` (in
+standby_handover.py) makes of the engine's module and this one, which import nothing else
+of nborch.
 """
 
 from __future__ import annotations
@@ -27,24 +30,14 @@ import sys
 import time
 from typing import Any
 
-ENGINE = "nborch-standby"
-HANDOVER = "handover"
+from nborch.execution.papermill_engine import ENGINE_NAME, KernelAhead, RunEngine
+
 # As nbclient starts IPython kernels for papermill: a history of its own, in memory.
 IPYTHON_HISTORY = "--HistoryManager.hist_file=:memory:"
 STARTUP_TIMEOUT = 60
 
 
-class _Ahead:
-    """The kernel started ahead (manager None: none): its manager, a client connected to
-    it, its name and working directory."""
-
-    manager: Any = None
-    client: Any = None
-    kernel_name = ""
-    cwd = ""
-
-
-def _start_kernel(kernel_name: str) -> None:
+def _start_kernel(kernel_name: str) -> KernelAhead | None:
     """Start `kernel_name` now, in the working directory, connect to it and warm it up; a
     kernel that is not Python's is left to start with the run (its variables are set with
     Python)."""
@@ -54,7 +47,7 @@ def _start_kernel(kernel_name: str) -> None:
     manager = AsyncKernelManager(kernel_name=kernel_name)
     spec = manager.kernel_spec
     if spec is None or spec.language.lower() != "python":
-        return
+        return None
     run_sync(manager.start_kernel)(
         cwd=os.getcwd(), extra_arguments=[IPYTHON_HISTORY] if manager.ipykernel else []
     )
@@ -72,8 +65,7 @@ def _start_kernel(kernel_name: str) -> None:
             break
     _drain(client)
     client.allow_stdin = False
-    _Ahead.manager, _Ahead.client = manager, client
-    _Ahead.kernel_name, _Ahead.cwd = kernel_name, os.getcwd()
+    return KernelAhead(manager, client, kernel_name, os.getcwd())
 
 
 def _drain(client: Any) -> None:
@@ -89,10 +81,10 @@ def _drain(client: Any) -> None:
             return
 
 
-def _wait_for_run(control: str) -> dict[str, Any]:
+def _wait_for_run(handover: str) -> dict[str, Any]:
     """Block until a worker writes the run's line to the FIFO. Opened read-write, the FIFO
     never reads end-of-file: a worker that opens it and goes away changes nothing."""
-    fd = os.open(os.path.join(control, HANDOVER), os.O_RDWR)
+    fd = os.open(handover, os.O_RDWR)
     received = b""
     while not received.endswith(b"\n"):
         received += os.read(fd, 65536)
@@ -100,96 +92,32 @@ def _wait_for_run(control: str) -> dict[str, Any]:
     return dict(json.loads(received))
 
 
-def _register_engine(start_at: float | None, run_env: dict[str, str]) -> None:
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine, papermill_engines
-    from papermill.log import logger
-    from papermill.utils import merge_kwargs, remove_args
-
-    class _Client(PapermillNotebookClient):  # type: ignore[misc]
-        def execute(self, **kwargs: Any) -> Any:
-            # The kernel is the run's alone: shut down at the end, as papermill's own.
-            return super().execute(cleanup_kc=True, **kwargs)
-
-        def papermill_execute_cells(self) -> None:
-            if self.km is _Ahead.manager and run_env:
-                # The run's own variables, in the kernel started before the run was known.
-                code = f"__import__('os').environ.update({json.dumps(run_env)})"
-                self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False))
-            delay = start_at - time.time() if start_at else 0.0
-            if delay > 0:
-                self.log.info(f"Kernel ready; the first cell starts in {delay:.2f} s, on schedule")
-                time.sleep(delay)
-            super().papermill_execute_cells()
-
-    class _Engine(NBClientEngine):  # type: ignore[misc]
-        @classmethod
-        def execute_managed_notebook(
-            cls,
-            nb_man: Any,
-            kernel_name: str,
-            log_output: bool = False,
-            stdout_file: Any = None,
-            stderr_file: Any = None,
-            start_timeout: int = 60,
-            execution_timeout: int | None = None,
-            **kwargs: Any,
-        ) -> Any:
-            kwargs = remove_args(["input_path"], **kwargs)
-            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
-            final_kwargs = merge_kwargs(
-                safe_kwargs,
-                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logger,
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-            )
-            ahead = _Ahead.manager
-            fits = (
-                ahead is not None
-                and kernel_name == _Ahead.kernel_name
-                and os.getcwd() == _Ahead.cwd  # papermill is in the run's --cwd now
-                and ahead.has_kernel
-                and ahead.provisioner is not None
-                and ahead.provisioner.process is not None
-                and ahead.provisioner.process.poll() is None
-            )
-            client = _Client(nb_man, km=ahead if fits else None, **final_kwargs)
-            if fits:
-                client.kc = _Ahead.client
-            return client.execute()
-
-    papermill_engines.register(ENGINE, _Engine)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="nborch's standby waiter")
     parser.add_argument("--kernel", default="", help="the kernel to start ahead ('': none)")
-    parser.add_argument("--control", default="/nborch/standby", help="the FIFO's folder")
+    parser.add_argument("--handover", required=True, help="the FIFO the run comes through")
     args = parser.parse_args()
     from papermill.cli import papermill  # imported ahead: not the run's time
 
+    ahead = None
     if args.kernel:
         try:
-            _start_kernel(args.kernel)
+            ahead = _start_kernel(args.kernel)
         except Exception as err:  # the run starts a kernel of its own
             print(f"nborch standby: could not start kernel {args.kernel!r}: {err}", flush=True)
-    handover = _wait_for_run(args.control)
+    handover = _wait_for_run(args.handover)
     run_env = {str(k): str(v) for k, v in (handover.get("env") or {}).items()}
     os.environ.update(run_env)
-    _register_engine(handover.get("start_at"), run_env)
-    sys.argv = ["papermill", *handover["argv"], "--engine", ENGINE]
+    RunEngine.register(start_at=handover.get("start_at"), kernel_ahead=ahead, run_env=run_env)
+    sys.argv = ["papermill", *handover["argv"], "--engine", ENGINE_NAME]
     try:
         papermill()
     finally:
-        if _Ahead.manager is not None and _Ahead.manager.has_kernel:
+        if ahead is not None and ahead.manager.has_kernel:
             try:
                 from jupyter_core.utils import run_sync
 
-                run_sync(_Ahead.manager.shutdown_kernel)(now=True)
+                run_sync(ahead.manager.shutdown_kernel)(now=True)
             except Exception:
                 pass
 

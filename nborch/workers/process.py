@@ -3,7 +3,7 @@
 By default each run executes from the worker's own process on a kernel of its own, taken
 from the worker's standby kernels when one fits (`kernel_runs`): no interpreter is started
 for papermill. A run whose job says `in_process: false` is papermill's command line in a
-subprocess of its own (with nborch's engine: see `execution.timed_engine`), as before
+subprocess of its own (with nborch's engine: see `execution.timed_papermill`), as before
 standby kernels.
 """
 

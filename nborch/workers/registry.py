@@ -10,9 +10,9 @@ from nborch.models import PoolType
 
 _WORKERS: dict[PoolType, str] = {
     PoolType.PROCESS: "nborch.workers.process:ProcessWorker",
-    PoolType.DOCKER: "nborch.workers.docker:DockerWorker",
+    PoolType.DOCKER: "nborch.containers.docker_worker:DockerWorker",
     PoolType.MANAGED: "nborch.workers.managed:ManagedWorker",
-    PoolType.DOCKER_SWARM: "nborch.workers.swarm:SwarmWorker",
+    PoolType.DOCKER_SWARM: "nborch.containers.swarm_worker:SwarmWorker",
     PoolType.DASK: "nborch.workers.dask_worker:DaskWorker",
 }
 

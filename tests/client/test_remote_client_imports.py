@@ -76,5 +76,5 @@ def test_a_worker_of_a_server_loads_nothing_below_the_client() -> None:
         "assert get_client(retry_for=0).is_remote\n",
         NBORCH_API_URL="http://127.0.0.1:9",
     )
-    assert "nborch.workers.process" in loaded and "nborch.workers.docker" in loaded
+    assert "nborch.workers.process" in loaded and "nborch.containers.docker_worker" in loaded
     assert below(loaded) == []

@@ -4,17 +4,15 @@ same exceptions, the same lines logged. Real kernels, real papermill."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 import yaml
 from papermill.exceptions import PapermillExecutionError
 from support.notebooks import failing_notebook, make_notebook
+from support.papermill_runs import comparable, papermill_lines, run_papermill
 
 from nborch.execution.in_process import execute_on_kernel, line_logger, prepare_notebook
 from nborch.execution.kernel_loop import KernelLoop
@@ -58,45 +56,6 @@ def run_here(
     return lines, loop.run(execute(), timeout=120)
 
 
-def run_papermill(
-    notebook: Path, output: Path, parameters: dict[str, Any]
-) -> subprocess.CompletedProcess[str]:
-    parameters_file = output.parent / "parameters.yaml"
-    parameters_file.write_text(yaml.safe_dump(parameters))
-    return subprocess.run(
-        [sys.executable, "-m", "papermill", str(notebook), str(output), "--no-progress-bar",
-         "-f", str(parameters_file), "--cwd", str(notebook.parent), "--log-output"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-
-
-def comparable(path: Path) -> dict[str, Any]:
-    """The notebook without what differs from one execution to the next (times, ids)."""
-    nb = nbformat.read(path, as_version=4)
-    papermill = {
-        k: v
-        for k, v in nb.metadata.papermill.items()
-        if k not in {"start_time", "end_time", "duration", "input_path", "output_path"}
-    }
-    cells = []
-    for cell in nb.cells:
-        cells.append(
-            {
-                "type": cell.cell_type,
-                "source": cell.source,
-                "tags": cell.metadata.get("tags", []),
-                "status": cell.metadata.get("papermill", {}).get("status"),
-                "exception": cell.metadata.get("papermill", {}).get("exception"),
-                "count": cell.get("execution_count"),
-                "outputs": [
-                    {k: v for k, v in o.items() if k != "traceback"}
-                    for o in cell.get("outputs", [])
-                ],
-            }
-        )
-    return {"papermill": papermill, "language": nb.metadata.get("language_info"), "cells": cells}
-
-
 def test_the_output_notebook_is_papermills(loop: KernelLoop, tmp_path: Path) -> None:
     notebook = make_notebook(
         tmp_path / "nb.ipynb",
@@ -110,12 +69,9 @@ def test_the_output_notebook_is_papermills(loop: KernelLoop, tmp_path: Path) -> 
     done = run_papermill(notebook, tmp_path / "papermill.ipynb", parameters)
     assert done.returncode == 0, done.stderr
     assert comparable(tmp_path / "here.ipynb") == comparable(tmp_path / "papermill.ipynb")
-    printed = [line for line in done.stderr.splitlines() if "IPKernelApp" not in line]
-    assert [line for line in lines if line.strip()] == [
-        line.replace(str(tmp_path / "papermill.ipynb"), str(tmp_path / "here.ipynb"))
-        for line in printed
-        if line.strip()
-    ]
+    assert [line for line in lines if line.strip()] == papermill_lines(
+        done, {str(tmp_path / "papermill.ipynb"): str(tmp_path / "here.ipynb")}
+    )
 
 
 def test_a_failing_cell_is_marked_and_raised_as_papermill_does(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from nborch.containers.standby_containers import standby_container_cap
 from nborch.errors import ValidationError
 from nborch.jobs import (
     default_base_job_template,
@@ -28,7 +29,6 @@ from nborch.jobs.variables import (
 )
 from nborch.models import PoolType
 from nborch.workers import worker_class_for
-from nborch.workers.docker_standby import standby_container_cap
 from nborch.workers.standby_recipes import standby_cap
 
 OWNER = "flow run 'nightly'"

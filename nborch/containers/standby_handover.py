@@ -11,29 +11,35 @@ Its folder on the worker's machine, `<runs>/.standby/<container name>/`:
   (`<runs>/<run id>/`; the container keeps it mounted), so the input notebook, the
   parameters file and the output notebook are where they are for a container started for
   the run;
-- `control/`, mounted at /nborch/standby: the waiter program, the FIFO `handover`, and once
+- `control/`, mounted at /nborch/standby: the waiter program (`waiter_program`: the standby
+  waiter with nborch's papermill engine, one file), the FIFO `handover`, and once
   handed a run, `assignment.json` (run id, attempt, run folder, auto_remove): container
   labels cannot change, so this is what tells the next worker which run the container ran.
 """
 
 from __future__ import annotations
 
+import ast
 import errno
+import importlib.util
 import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nborch.containers import standby_waiter
 from nborch.containers.spec import RUN_MOUNT, host_options
 from nborch.jobs.variables import PAPERMILL_IN_IMAGE, DockerJob
 from nborch.settings import get_settings
 
 STANDBY_MOUNT = "/nborch/standby"
 WAITER = "waiter.py"
+HANDOVER = "handover"
+# The waiter program is made of these modules' sources, in this order.
+WAITER_SOURCES = ("nborch.execution.papermill_engine", "nborch.containers.standby_waiter")
 ASSIGNMENT = "assignment.json"
 # The job variables that shape a container when it is created: a standby container fits a
 # run whose values of these are its own.
@@ -97,7 +103,7 @@ class StandbyFolder:
 
     @property
     def handover(self) -> Path:
-        return self.control / standby_waiter.HANDOVER
+        return self.control / HANDOVER
 
     @classmethod
     def make(cls, name: str) -> StandbyFolder:
@@ -106,7 +112,7 @@ class StandbyFolder:
         folder.run.mkdir(mode=0o755)
         folder.run.chmod(0o777)  # the container's user writes the output notebook there
         waiter = folder.control / WAITER
-        shutil.copyfile(standby_waiter.__file__, waiter)
+        waiter.write_text(waiter_program(), encoding="utf-8")
         waiter.chmod(0o644)
         os.mkfifo(folder.handover)
         folder.handover.chmod(0o666)  # the waiter reads it as the container's user
@@ -114,6 +120,37 @@ class StandbyFolder:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@lru_cache(maxsize=1)
+def waiter_program() -> str:
+    """The standby container's main program, one file that imports nothing of nborch: the
+    source of nborch's papermill engine, then the standby waiter's, without the waiter's
+    imports of nborch (the names it imports are defined above it) and with one
+    `from __future__` line. Read from the installed modules' files, not imported: a
+    worker holds no papermill until a run needs it."""
+    parts = []
+    for index, name in enumerate(WAITER_SOURCES):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, f"{name} is part of nborch"
+        source = Path(spec.origin).read_text(encoding="utf-8")
+        if index > 0:
+            source = _without_imports_of_nborch(source)
+        parts.append(f"# ---- {name} " + "-" * (80 - len(name)) + "\n" + source)
+    return "\n\n".join(parts)
+
+
+def _without_imports_of_nborch(source: str) -> str:
+    """The module's source less its `from __future__` and `from nborch... import` lines."""
+    lines = source.splitlines(keepends=True)
+    for node in reversed(ast.parse(source).body):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+            "nborch",
+            "__future__",
+        ):
+            assert node.end_lineno is not None
+            del lines[node.lineno - 1 : node.end_lineno]
+    return "".join(lines)
 
 
 def standby_options(
@@ -129,7 +166,14 @@ def standby_options(
     get, but running the waiter, without the run's own variables, on the standby folder."""
     return {
         **host_options(job, image_labels),
-        "command": ["python3", f"{STANDBY_MOUNT}/{WAITER}", "--kernel", kernel],
+        "command": [
+            "python3",
+            f"{STANDBY_MOUNT}/{WAITER}",
+            "--kernel",
+            kernel,
+            "--handover",
+            f"{STANDBY_MOUNT}/{HANDOVER}",
+        ],  # fmt: skip
         "name": name,
         "labels": labels,
         "environment": {**job.env, "PYTHONUNBUFFERED": "1"},

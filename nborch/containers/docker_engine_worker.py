@@ -1,5 +1,6 @@
 """What the workers that run on a Docker engine share: who they are (for the labels that let
-the next worker settle what a dead one left) and their two connections to the engine."""
+the next worker settle what a dead one left) and their two connections to the Docker
+engine (docker_engine.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from typing import Any
 import docker
 import psutil
 
-from nborch.containers.engine import connect_engine
+from nborch.containers.docker_engine import connect_engine
 from nborch.containers.spec import WorkerIdentity, store_label
 from nborch.settings import get_settings
 from nborch.workers.base import BaseWorker, Job
 
 
-class EngineWorker(BaseWorker[Job]):
+class DockerEngineWorker(BaseWorker[Job]):
     """A worker whose runs live on a Docker engine (containers, swarm services)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

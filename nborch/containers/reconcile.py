@@ -20,13 +20,13 @@ a run, whose worker is gone, is removed with its folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import psutil
 from docker.errors import NotFound
 from docker.models.containers import Container
 
-from nborch.containers.engine import explain
+from nborch.containers.docker_engine import explain
+from nborch.containers.docker_engine_worker import DockerEngineWorker
 from nborch.containers.result import iter_lines, missing_log_lines, settle_container
 from nborch.containers.run_folder import reclaim_run_folder
 from nborch.containers.spec import (
@@ -43,15 +43,12 @@ from nborch.containers.spec import (
     LABEL_WORKER_PID,
     LABEL_WORKER_STARTED,
 )
-from nborch.containers.standby import StandbyFolder, read_assignment
+from nborch.containers.standby_handover import StandbyFolder, read_assignment
 from nborch.errors import ConflictError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.models import FlowRun, StateType, WorkerStatus
 from nborch.settings import get_settings
 from nborch.workers.logs import LogShipper, is_noise
-
-if TYPE_CHECKING:
-    from nborch.workers.docker import DockerWorker
 
 _STILL_RUNNING = ("created", "running", "restarting", "paused")
 
@@ -59,7 +56,7 @@ _STILL_RUNNING = ("created", "running", "restarting", "paused")
 class ContainerReconciler:
     """One pass over the pool's containers, on behalf of a worker that has just started."""
 
-    def __init__(self, worker: DockerWorker) -> None:
+    def __init__(self, worker: DockerEngineWorker) -> None:
         self.worker = worker
         self.client = worker.client
         self.engine = worker.engine

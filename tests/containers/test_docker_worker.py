@@ -33,7 +33,7 @@ from nborch.containers.spec import (
     LABEL_STORE,
     store_label,
 )
-from nborch.containers.standby import StandbyFolder, is_ready, read_assignment
+from nborch.containers.standby_handover import StandbyFolder, is_ready, read_assignment
 from nborch.jobs import default_base_job_template
 from nborch.models import FlowRun, PoolType, StateType
 from nborch.settings import get_settings, reset_settings

@@ -26,11 +26,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from docker.errors import NotFound
 
-from nborch.containers.engine import ENGINE_ERRORS, ensure_image, explain, image_labels
+from nborch.containers.docker_engine import ENGINE_ERRORS, ensure_image, explain, image_labels
+from nborch.containers.docker_engine_worker import DockerEngineWorker
 from nborch.containers.spec import (
     LABEL_AUTO_REMOVE,
     LABEL_POOL,
@@ -41,7 +42,7 @@ from nborch.containers.spec import (
     extra_networks,
     worker_labels,
 )
-from nborch.containers.standby import (
+from nborch.containers.standby_handover import (
     ContainerRecipe,
     StandbyFolder,
     container_recipe,
@@ -55,9 +56,6 @@ from nborch.jobs.variables import DockerJob
 from nborch.secret_references import secret_names
 from nborch.sources import notebook_location
 from nborch.workers.standby_recipes import job_for_worker
-
-if TYPE_CHECKING:
-    from nborch.workers.docker import DockerWorker
 
 MAX_RECIPES = 4
 MAINTENANCE_INTERVAL = 2.0
@@ -113,7 +111,7 @@ def standby_container_cap(template: dict[str, Any]) -> int:
 class StandbyContainers:
     def __init__(
         self,
-        worker: DockerWorker,
+        worker: DockerEngineWorker,
         wanted: Callable[[], int],
         *,
         recycle_after: float,
@@ -296,7 +294,10 @@ class StandbyContainers:
 
 
 def start_for_run(
-    worker: DockerWorker, recipe: ContainerRecipe, job: DockerJob, stop: threading.Event
+    worker: DockerEngineWorker[DockerJob],
+    recipe: ContainerRecipe,
+    job: DockerJob,
+    stop: threading.Event,
 ) -> Claimed | None:
     """A container started now for one run (taken ahead of its time), once ready; None
     when it did not become ready (it is removed then) or `stop` was set."""
@@ -316,7 +317,7 @@ def start_for_run(
     return None
 
 
-def release(worker: DockerWorker, claimed: Claimed) -> None:
+def release(worker: DockerEngineWorker, claimed: Claimed) -> None:
     """A claimed container that will not run its run after all: removed."""
     try:
         os.close(claimed.fd)
@@ -325,7 +326,9 @@ def release(worker: DockerWorker, claimed: Claimed) -> None:
     _remove(worker, claimed.container)
 
 
-def _start(worker: DockerWorker, recipe: ContainerRecipe, job: DockerJob) -> StandbyContainer:
+def _start(
+    worker: DockerEngineWorker[DockerJob], recipe: ContainerRecipe, job: DockerJob
+) -> StandbyContainer:
     engine = worker.engine
     image = ensure_image(engine, job.image, job.image_pull_policy)
     pool = worker.pool_name or ""
@@ -365,13 +368,13 @@ def _start(worker: DockerWorker, recipe: ContainerRecipe, job: DockerJob) -> Sta
     return standby
 
 
-def _running_ids(worker: DockerWorker) -> set[str]:
+def _running_ids(worker: DockerEngineWorker) -> set[str]:
     labels = [f"{LABEL_STANDBY}=true", f"{LABEL_WORKER_ID}={worker.identity.id}"]
     found = worker.engine.api.containers(filters={"label": labels, "status": "running"})
     return {str(c["Id"]) for c in found}
 
 
-def _running(worker: DockerWorker, container: StandbyContainer) -> bool:
+def _running(worker: DockerEngineWorker, container: StandbyContainer) -> bool:
     try:
         state = worker.engine.api.inspect_container(container.container_id)["State"]
     except NotFound:
@@ -379,7 +382,7 @@ def _running(worker: DockerWorker, container: StandbyContainer) -> bool:
     return bool(state.get("Running"))
 
 
-def _remove(worker: DockerWorker, container: StandbyContainer) -> None:
+def _remove(worker: DockerEngineWorker, container: StandbyContainer) -> None:
     """Removed with its folder (not handed a run: nothing in it is anybody's)."""
     try:
         worker.engine.api.remove_container(container.container_id, force=True)
@@ -399,12 +402,11 @@ def _remove(worker: DockerWorker, container: StandbyContainer) -> None:
 RECENT_RUNS = 20
 
 
-def learn_recent_recipes(worker: DockerWorker) -> None:
+def learn_recent_recipes(worker: DockerEngineWorker, standby: StandbyContainers) -> None:
     """Teach the worker's standby containers the configurations of the pool's deployments
     (most recently changed last) and newest runs (newest last, so first in line); with
     neither, the pool's defaults."""
-    standby = worker.standby
-    if standby is None or not worker.pool_name:
+    if not worker.pool_name:
         return
     candidates: list[tuple[str, dict[str, Any]]] = []
     try:  # a worker key may not list deployments: the runs will do

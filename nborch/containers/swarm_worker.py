@@ -22,7 +22,8 @@ from typing import Any
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
-from nborch.containers.engine import ENGINE_ERRORS, engine_address, explain
+from nborch.containers.docker_engine import ENGINE_ERRORS, engine_address, explain
+from nborch.containers.docker_engine_worker import DockerEngineWorker
 from nborch.containers.result import iter_lines, missing_log_lines
 from nborch.containers.run_folder import prepare_run_folder, reclaim_run_folder
 from nborch.containers.service_spec import service_options
@@ -38,7 +39,6 @@ from nborch.execution.outcome import out_of_memory_line
 from nborch.jobs.swarm_template import SwarmJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
-from nborch.workers.engine_worker import EngineWorker
 from nborch.workers.logs import LogShipper
 
 # Task states after which nothing more happens to the task.
@@ -66,7 +66,7 @@ class ServiceHandle:
         return self.service_id[:12]
 
 
-class SwarmWorker(EngineWorker[SwarmJob]):
+class SwarmWorker(DockerEngineWorker[SwarmJob]):
     """Submits each flow run of a docker-swarm pool as a service of its own."""
 
     pool_type = PoolType.DOCKER_SWARM

@@ -4,14 +4,14 @@ The run's folder goes in as a bind mount (input notebook copy, parameters file),
 executed notebook comes back in it, the container's output becomes the run's logs and its
 exit code (and OOM kill) decides the state. The image needs papermill and a kernel, not
 nborch. Containers carry io.nborch.* labels, by which the next worker of the pool finds and
-settles those a dead worker left behind (see docker_reconcile.py).
+settles those a dead worker left behind (see reconcile.py).
 
 With standby containers (the pool's `standby_containers`), a run whose container would be
 the one a container started ahead was made as (`ContainerRecipe`) is handed to that one:
 its run folder becomes the run's, it gets the run's papermill arguments, and from there on
-it is the run's container like any other (see nborch.containers.standby). A run taken
-ahead of its time (--prestart) gets a container started for it at once, whose first cell
-waits for the time. Any other run takes the plain path: a container started for it.
+it is the run's container like any other (see standby_handover.py). A run taken ahead of
+its time (--prestart) gets a container started for it at once, whose first cell waits for
+the time. Any other run takes the plain path: a container started for it.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from typing import Any
 from docker.errors import APIError, NotFound
 from docker.models.images import Image
 
-from nborch.containers.engine import (
+from nborch.containers.docker_engine import (
     ENGINE_ERRORS,
     engine_address,
     ensure_image,
     explain,
     image_labels,
 )
+from nborch.containers.docker_engine_worker import DockerEngineWorker
+from nborch.containers.reconcile import ContainerReconciler
 from nborch.containers.result import iter_lines, settle_container
 from nborch.containers.run_folder import prepare_run_folder, reclaim_run_folder
 from nborch.containers.spec import (
@@ -43,7 +45,16 @@ from nborch.containers.spec import (
     extra_networks,
     papermill_command,
 )
-from nborch.containers.standby import (
+from nborch.containers.standby_containers import (
+    Claimed,
+    StandbyContainers,
+    keeps_waiting,
+    learn_recent_recipes,
+    release,
+    standby_container_cap,
+    start_for_run,
+)
+from nborch.containers.standby_handover import (
     StandbyFolder,
     adopt_run_folder,
     container_recipe,
@@ -56,17 +67,6 @@ from nborch.jobs.variables import DockerJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
 from nborch.timeutil import utcnow
-from nborch.workers.docker_reconcile import ContainerReconciler
-from nborch.workers.docker_standby import (
-    Claimed,
-    StandbyContainers,
-    keeps_waiting,
-    learn_recent_recipes,
-    release,
-    standby_container_cap,
-    start_for_run,
-)
-from nborch.workers.engine_worker import EngineWorker
 from nborch.workers.logs import LogShipper
 
 
@@ -85,7 +85,7 @@ class ContainerHandle:
         return self.container_id[:12]
 
 
-class DockerWorker(EngineWorker[DockerJob]):
+class DockerWorker(DockerEngineWorker[DockerJob]):
     """Runs each flow run of a docker pool in a container of its own."""
 
     pool_type = PoolType.DOCKER
@@ -112,7 +112,7 @@ class DockerWorker(EngineWorker[DockerJob]):
                 wanted=lambda: self.standby_wanted(cap),
                 recycle_after=get_settings().standby_recycle_after,
             )
-            self._in_background("standby-recipes", learn_recent_recipes, self)
+            self._in_background("standby-recipes", learn_recent_recipes, self, self.standby)
         try:
             with super().online():
                 yield
