@@ -89,6 +89,7 @@ def _create_engine(url: str) -> Engine:
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
         _make_sqlite_safe_for_many_processes(engine)
+        _explain_sqlite_errors(engine, parsed.database or ":memory:")
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -117,6 +118,43 @@ def _make_sqlite_safe_for_many_processes(engine: Engine) -> None:
     def on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _explain_sqlite_errors(engine: Engine, path: str) -> None:
+    """A damaged or locked SQLite file, wherever it is met (opening, reading, writing),
+    becomes one StoreError that names the file and the fix, instead of a traceback."""
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: Any) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.DatabaseError):
+            explained = explain_sqlite_error(error, path)
+            if explained is not None:
+                raise explained from context.sqlalchemy_exception
+
+
+def explain_sqlite_error(error: sqlite3.DatabaseError, path: str) -> StoreError | None:
+    """The StoreError for a damaged or locked SQLite store at `path`; None for other
+    errors (a bug, a constraint), which keep their traceback."""
+    reason = str(error)
+    if any(sign in reason for sign in _DAMAGED):
+        return StoreError(
+            f"The store {path} is damaged ({reason}). Restore it from a backup, or move it "
+            f"aside to start with an empty store: mv {path} {path}.damaged"
+        )
+    if any(sign in reason for sign in _LOCKED):
+        return StoreError(
+            f"The store {path} is locked by another process ({reason}; waited "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s). Stop the process that holds it "
+            f"(find it with: fuser {path}) and try again."
+        )
+    return None
+
+
+# What SQLite says of a file that is not (or no longer) a database, and of a lock it waited
+# for in vain.
+_DAMAGED = ("file is not a database", "malformed", "file is encrypted", "disk I/O error")
+_LOCKED = ("database is locked", "database table is locked")
 
 
 def _switch_to_wal(cursor: Any) -> None:
