@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nborch.errors import StoreError
+from nborch.home_files import private_file
 from nborch.store.wakeups import Wakeups, pools_to_wake, wakeups_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -83,8 +83,8 @@ def _create_engine(url: str) -> Engine:
             "Set NBORCH_DATABASE_URL to e.g. postgresql+psycopg://user:pw@host/db"
         ) from err
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            private_file(parsed.database)  # SQLite gives its -wal and -shm files its mode
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )

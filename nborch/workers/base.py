@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 from nborch.client.base import NborchClient
 from nborch.errors import ConflictError, NborchError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
+from nborch.home_files import nborch_run_folder, private_folder, seal_run_folder
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.models import FlowRun, PoolType, StateType
 from nborch.scheduler_loop import SchedulerLoop, tick_until_done
@@ -447,6 +448,9 @@ class BaseWorker(ABC):
         )
         log.mask(secrets.masked_forms())
         run = secrets.with_values(run)
+        run_dir = nborch_run_folder(run.output_path)
+        if run_dir:
+            private_folder(run_dir)  # and runs/ (nborch.home_files: who may read it)
         if not self.holds_first_cell_of(run, job):
             self._wait_until_due(active)
         try:
@@ -474,6 +478,8 @@ class BaseWorker(ABC):
             exit_code = self.wait(active.handle)
         finally:
             secrets.mask_outputs(run.output_path)
+        if run_dir:  # ended (a container lost with its engine may still write to it)
+            seal_run_folder(run_dir)
         if active.silenced:
             return Outcome(StateType.CRASHED, active.silenced)
         return judge_outcome(
