@@ -176,6 +176,7 @@ class BaseWorker(ABC):
                     f"nborch worker start --pool {pool.name}"
                 )
             self.job_template = pool.base_job_template
+        private_folder(get_settings().runs_dir)  # before anything (standby folders) goes in
         self._install_signal_handlers()
         with self.online():
             self.echo(f"Worker '{self.name}' started!")

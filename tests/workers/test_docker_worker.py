@@ -192,6 +192,7 @@ def test_a_parameterised_notebook_runs_in_a_labelled_container(
     assert output.stat().st_uid == os.geteuid()
     assert output.parent.stat().st_mode & 0o777 == 0o700
     assert output.stat().st_mode & 0o777 == 0o600
+    assert output.parent.parent.stat().st_mode & 0o777 == 0o700  # runs/, standby folders in
     logs = messages(client, run)
     assert "1: Hello, Ada." in logs and "2: Hello, Ada." in logs
     assert not any("KeyboardInterrupt" in line for line in logs)
