@@ -84,7 +84,7 @@ def _create_engine(url: str) -> Engine:
         ) from err
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            private_file(parsed.database)  # SQLite gives its -wal and -shm files its mode
+            _make_store_file(parsed.database)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
@@ -100,6 +100,17 @@ def _create_engine(url: str) -> Engine:
             f"The driver for {parsed.drivername!r} is not installed ({err.name}). "
             "Install it with: pip install 'nborch[postgres]'"
         ) from err
+
+
+def _make_store_file(path: str) -> None:
+    """The SQLite file, made 0600 if missing: SQLite gives its -wal and -shm files its mode."""
+    try:
+        private_file(path)
+    except OSError as err:
+        raise StoreError(
+            f"Cannot make the store {path}: {err.strerror}. Make its folder writable, or set "
+            "NBORCH_HOME (or NBORCH_DATABASE_URL) to a place you may write."
+        ) from None
 
 
 def _make_sqlite_safe_for_many_processes(engine: Engine) -> None:
