@@ -6,11 +6,17 @@ JSON can carry.
 
 A secret reference (``"{{ secret.API_TOKEN }}"``) is text until a worker runs the run: it
 fits `str` and `any` parameters (and strings inside `list` and `dict` values), nothing else.
+
+Papermill writes each parameter into the notebook as an assignment (``name = value``), so a
+parameter's name is code: it must be a Python identifier and not a keyword, wherever it
+enters (`check_parameter_specs`, `validate_parameters`). A value may nest lists and dicts at
+most `MAX_NESTING` levels deep.
 """
 
 from __future__ import annotations
 
 import json
+import keyword
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +27,7 @@ from nborch.models import ParameterSpec
 from nborch.secret_references import secret_names
 
 TYPE_NAMES = ("str", "int", "float", "bool", "list", "dict", "any")
+MAX_NESTING = 100
 
 _ANNOTATION_ALIASES = {
     "string": "str",
@@ -174,16 +181,76 @@ def _unknown(owner: str, name: str, specs: Iterable[ParameterSpec]) -> Parameter
     )
 
 
+def check_parameter_name(name: Any, owner: str) -> None:
+    """Refuse a name papermill could not assign as a variable: it would be code in the
+    injected-parameters cell."""
+    if isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name):
+        return
+    reason = "is a Python keyword" if keyword.iskeyword(name) else "is not a Python identifier"
+    raise ParameterError(
+        f"Parameter name {name!r} of {owner} {reason}: papermill assigns each parameter as "
+        "a variable. Name it with letters, digits and underscores, not starting with a digit "
+        "and not a keyword (e.g. n_rows), in the notebook's parameters cell and wherever the "
+        "parameter is passed.",
+        parameter=name if isinstance(name, str) else None,
+    )
+
+
+def check_parameter_specs(specs: Iterable[ParameterSpec], owner: str) -> None:
+    """Refuse declared parameters whose name is not a Python identifier (or is a keyword),
+    or whose type nborch does not know."""
+    for spec in specs:
+        check_parameter_name(spec.name, owner)
+        if spec.type not in TYPE_NAMES:
+            raise ParameterError(
+                f"Parameter '{spec.name}' of {owner} has type {spec.type!r}, which nborch "
+                f"does not know. Use one of: {', '.join(TYPE_NAMES)}.",
+                parameter=spec.name,
+            )
+
+
+def _nested_too_deep(value: Any) -> bool:
+    """Whether lists and dicts in `value` nest more than MAX_NESTING levels (checked without
+    recursion: the value may be deep enough to exhaust Python's stack)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_NESTING:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_parameter(name: Any, value: Any, owner: str) -> None:
+    """Refuse a name that is not an identifier and a value nested too deep (what any
+    parameter must satisfy, declared or not)."""
+    check_parameter_name(name, owner)
+    if _nested_too_deep(value):
+        raise ParameterError(
+            f"Parameter '{name}' of {owner} nests lists or dicts more than {MAX_NESTING} "
+            "levels deep. Pass a flatter value, or the path of a file that holds it.",
+            parameter=name,
+        )
+
+
 def validate_parameters(
     specs: Iterable[ParameterSpec], values: Mapping[str, Any], owner: str
 ) -> dict[str, Any]:
-    """Refuse unknown names and values of the wrong type; returns the values unchanged.
+    """Refuse names that are not identifiers, unknown names, values of the wrong type and
+    values nested too deep; returns the values unchanged.
 
     With no declared parameters (a notebook without a `parameters` cell) any name is
     refused, since papermill would have nowhere to put it.
     """
     by_name = {spec.name: spec for spec in specs}
     for name, value in values.items():
+        check_parameter(name, value, owner)
         spec = by_name.get(name)
         if spec is None:
             raise _unknown(owner, name, by_name.values())

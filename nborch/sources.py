@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nborch.errors import NborchError, ValidationError
+from nborch.home_files import private_folder
 from nborch.settings import get_settings
 
 _GIT_PREFIXES = ("http://", "https://", "git@", "ssh://", "git://", "file://")
@@ -74,7 +75,7 @@ def _mirror(url: str) -> Path:
     if (folder / "HEAD").exists():
         _git("fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*", cwd=folder)
     else:
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(folder.parent)
         try:
             _git("clone", "--quiet", "--mirror", url, str(folder))
         except SourceError as err:

@@ -1,11 +1,16 @@
-"""Masking secret values in what a run leaves behind: its output notebook and its
-parameters file (and, through `masked_forms`, its log lines).
+"""Masking secret values in what a run leaves behind, as a reader sees it: its output
+notebook, its parameters file and its log lines.
 
 A value can appear as it is (printed by a cell), escaped as papermill writes it into the
 injected-parameters cell (``token = "a\\"b"``), or escaped as JSON or Python would; every
 one of these forms is replaced by MASK. Only text meant for people is touched: cell
 sources, outputs (not images) and the parameters papermill records, never the notebook's
-structure.
+structure (but for adjacent streams, joined as below).
+
+A cell may write a value in pieces (half, flush, the other half): what a reader sees is the
+joined text. In a notebook, adjacent stream outputs of one name are joined (as Jupyter shows
+them) before masking; in the logs, where each piece may arrive as a line of its own,
+`LineMasker` masks a value cut across lines in every piece.
 """
 
 from __future__ import annotations
@@ -64,6 +69,33 @@ def _mask_output(output: dict[str, Any], forms: Sequence[str]) -> dict[str, Any]
     return masked
 
 
+def _joined_streams(outputs: list[Any]) -> list[Any]:
+    """Adjacent stream outputs of one name (stdout, stderr) as one, the way a reader sees
+    them: a value written in pieces is whole again, so it can be masked."""
+    joined: list[Any] = []
+    for output in outputs:
+        previous = joined[-1] if joined else None
+        if (
+            isinstance(previous, dict)
+            and _is_stream(previous)
+            and _is_stream(output)
+            and output.get("name") == previous.get("name")
+        ):
+            joined[-1] = {**previous, "text": _text(previous) + _text(output)}
+        else:
+            joined.append(output)
+    return joined
+
+
+def _is_stream(output: Any) -> bool:
+    return isinstance(output, dict) and output.get("output_type") == "stream"
+
+
+def _text(output: dict[str, Any]) -> str:
+    text = output.get("text", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
 def mask_notebook(notebook: dict[str, Any], forms: Sequence[str]) -> dict[str, Any]:
     """The notebook (nbformat JSON) with the forms masked: a copy, the original stays."""
     if not forms:
@@ -83,11 +115,96 @@ def mask_notebook(notebook: dict[str, Any], forms: Sequence[str]) -> dict[str, A
             cell = {**cell, "source": _mask_strings(cell.get("source", ""), forms)}
             if isinstance(cell.get("outputs"), list):
                 cell["outputs"] = [
-                    _mask_output(o, forms) if isinstance(o, dict) else o for o in cell["outputs"]
+                    _mask_output(o, forms) if isinstance(o, dict) else o
+                    for o in _joined_streams(cell["outputs"])
                 ]
         cells.append(cell)
     masked["cells"] = cells
     return masked
+
+
+class LineMasker:
+    """Masks the forms in a stream of lines, a value cut across lines included.
+
+    `feed` takes lines as they come and returns those that may go out, masked. A value
+    written in pieces comes as several lines: line breaks are ignored when looking for
+    values, and every piece of one is masked. A line whose end could begin a value (at
+    least HOLD characters of one) is held back until more lines come or `finish`, so the
+    first piece is not let out before the second shows it to be one.
+    """
+
+    HOLD = 4
+
+    def __init__(self, forms: Sequence[str] = ()) -> None:
+        self._forms: list[str] = []
+        self._held: list[str] = []
+        self._released = ""  # the end of the text let out, where a value may have begun
+        self.add(forms)
+
+    def add(self, forms: Iterable[str]) -> None:
+        """Mask these forms too (a value's line breaks split it into lines: ignored)."""
+        extra = {form.replace("\n", "") for form in forms} - {""}
+        self._forms = sorted(set(self._forms) | extra, key=len, reverse=True)
+
+    def feed(self, lines: Iterable[str]) -> list[str]:
+        self._held.extend(lines)
+        if not self._forms:
+            return self.finish()
+        text = "".join(self._held)
+        hold_from = len(text) - self._longest_pending_start(text)
+        lines_out = end = 0
+        for line in self._held:
+            end += len(line)
+            if end > hold_from:
+                break
+            lines_out += 1
+        return self._release(lines_out)
+
+    def finish(self) -> list[str]:
+        """Every line held back, masked as far as what came shows."""
+        return self._release(len(self._held))
+
+    def _longest_pending_start(self, text: str) -> int:
+        """The length of the longest end of the text that begins a form (0: none long
+        enough to hold back)."""
+        whole = self._released + text
+        for length in range(min(len(whole), len(self._forms[0]) - 1), self.HOLD - 1, -1):
+            tail = whole[-length:]
+            if any(len(form) > length and form.startswith(tail) for form in self._forms):
+                return min(length, len(text))
+        return 0
+
+    def _release(self, count: int) -> list[str]:
+        lines, self._held = self._held[:count], self._held[count:]
+        if not lines:
+            return []
+        context = self._released
+        text = context + "".join(lines) + "".join(self._held)
+        hidden = bytearray(len(text))
+        for form in self._forms:
+            start = text.find(form)
+            while start != -1:
+                hidden[start : start + len(form)] = b"\x01" * len(form)
+                start = text.find(form, start + 1)
+        masked, position = [], len(context)
+        for line in lines:
+            masked.append(_masked_runs(line, hidden[position : position + len(line)]))
+            position += len(line)
+        keep = max(len(self._forms[0]) - 1, 0) if self._forms else 0
+        released = context + "".join(lines)
+        self._released = released[len(released) - keep :] if keep else ""
+        return masked
+
+
+def _masked_runs(line: str, hidden: bytes | bytearray) -> str:
+    """`line` with each run of hidden characters replaced by one MASK."""
+    out: list[str] = []
+    for index, char in enumerate(line):
+        if not hidden[index]:
+            out.append(char)
+        elif index == 0 or not hidden[index - 1]:
+            out.append(MASK)
+    return "".join(out)
 
 
 def mask_notebook_file(path: str | Path, forms: Sequence[str]) -> None:

@@ -36,7 +36,7 @@ from nborch.orchestration.schedules import (
     schedules_of,
 )
 from nborch.orchestration.secrets import require_secrets
-from nborch.parameters import validate_parameters
+from nborch.parameters import check_parameter_specs, validate_parameters
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRow, FlowRunRow, WorkPoolRow, WorkQueueRow
 from nborch.store.wakeups import wake_pool
@@ -58,6 +58,7 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
     full_name = f"{spec.flow_name}/{spec.name}"
     check_name("Deployment", spec.name)
     owner = f"deployment '{full_name}'"
+    check_parameter_specs(spec.parameter_specs, owner)
     validate_parameters(spec.parameter_specs, spec.parameters, owner)
     check_limit(spec.concurrency_limit, owner)
     if not isinstance(spec.retries, int) or spec.retries < 0:

@@ -13,6 +13,7 @@ from typing import Any
 
 from nborch.errors import NborchError, ValidationError
 from nborch.execution.masking import MASK, mask_notebook, masked_forms
+from nborch.home_files import write_private_text
 from nborch.models import FlowRun
 from nborch.orchestration.runs import get_run
 from nborch.orchestration.secrets import secret_values_of_run
@@ -74,7 +75,5 @@ def write_output_notebook(store: Store, run_id: str | uuid.UUID, notebook: dict[
             "(no 'cells' list)."
         )
     path = Path(run.output_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(notebook), encoding="utf-8")
+    partial = write_private_text(path.with_name(path.name + ".partial"), json.dumps(notebook))
     os.replace(partial, path)  # readers never see half a notebook

@@ -33,7 +33,7 @@ from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.secrets import require_secrets
-from nborch.parameters import validate_parameters
+from nborch.parameters import check_parameter, validate_parameters
 from nborch.settings import get_settings
 from nborch.sources import notebook_location
 from nborch.store.engine import Store
@@ -285,6 +285,8 @@ def create_adhoc_run(
 ) -> FlowRun:
     """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`)."""
     now = utcnow()
+    for name, value in parameters.items():
+        check_parameter(name, value, f"flow '{flow_name}'")
     with store.write() as session:
         require_secrets(session, parameters, job_variables, owner=f"flow '{flow_name}'")
         flow = ensure_flow(session, flow_name)

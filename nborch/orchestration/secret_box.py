@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from nborch.errors import NborchError
+from nborch.home_files import private_folder
 from nborch.settings import get_settings
 
 KEY_FILE_NAME = "secret.key"
@@ -74,7 +75,7 @@ def _read_or_make_key_file(path: Path) -> bytes:
     except FileNotFoundError:
         pass
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         handle, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
         try:
             with os.fdopen(handle, "wb") as file:

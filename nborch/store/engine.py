@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nborch.errors import StoreError
+from nborch.home_files import private_file
 from nborch.store.wakeups import Wakeups, pools_to_wake, wakeups_for
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -83,12 +83,13 @@ def _create_engine(url: str) -> Engine:
             "Set NBORCH_DATABASE_URL to e.g. postgresql+psycopg://user:pw@host/db"
         ) from err
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:":
+            _make_store_file(parsed.database)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )
         _make_sqlite_safe_for_many_processes(engine)
+        _explain_sqlite_errors(engine, parsed.database or ":memory:")
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -99,6 +100,17 @@ def _create_engine(url: str) -> Engine:
             f"The driver for {parsed.drivername!r} is not installed ({err.name}). "
             "Install it with: pip install 'nborch[postgres]'"
         ) from err
+
+
+def _make_store_file(path: str) -> None:
+    """The SQLite file, made 0600 if missing: SQLite gives its -wal and -shm files its mode."""
+    try:
+        private_file(path)
+    except OSError as err:
+        raise StoreError(
+            f"Cannot make the store {path}: {err.strerror}. Make its folder writable, or set "
+            "NBORCH_HOME (or NBORCH_DATABASE_URL) to a place you may write."
+        ) from None
 
 
 def _make_sqlite_safe_for_many_processes(engine: Engine) -> None:
@@ -117,6 +129,43 @@ def _make_sqlite_safe_for_many_processes(engine: Engine) -> None:
     def on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get("sqlite_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _explain_sqlite_errors(engine: Engine, path: str) -> None:
+    """A damaged or locked SQLite file, wherever it is met (opening, reading, writing),
+    becomes one StoreError that names the file and the fix, instead of a traceback."""
+
+    @event.listens_for(engine, "handle_error")
+    def on_error(context: Any) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.DatabaseError):
+            explained = explain_sqlite_error(error, path)
+            if explained is not None:
+                raise explained from context.sqlalchemy_exception
+
+
+def explain_sqlite_error(error: sqlite3.DatabaseError, path: str) -> StoreError | None:
+    """The StoreError for a damaged or locked SQLite store at `path`; None for other
+    errors (a bug, a constraint), which keep their traceback."""
+    reason = str(error)
+    if any(sign in reason for sign in _DAMAGED):
+        return StoreError(
+            f"The store {path} is damaged ({reason}). Restore it from a backup, or move it "
+            f"aside to start with an empty store: mv {path} {path}.damaged"
+        )
+    if any(sign in reason for sign in _LOCKED):
+        return StoreError(
+            f"The store {path} is locked by another process ({reason}; waited "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s). Stop the process that holds it "
+            f"(find it with: fuser {path}) and try again."
+        )
+    return None
+
+
+# What SQLite says of a file that is not (or no longer) a database, and of a lock it waited
+# for in vain.
+_DAMAGED = ("file is not a database", "malformed", "file is encrypted", "disk I/O error")
+_LOCKED = ("database is locked", "database table is locked")
 
 
 def _switch_to_wal(cursor: Any) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
 
+from nborch.home_files import private_file
 from nborch.store.engine import Store
 
 HEAD_REVISION = "0008_schedule_errors"
@@ -61,7 +62,7 @@ def _migration_lock(store: Store) -> Iterator[None]:
         if lock_path is None or db_path == ":memory:":
             yield
             return
-        with open(lock_path, "w") as lock_file:
+        with open(private_file(lock_path), "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 yield

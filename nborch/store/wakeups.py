@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from nborch.home_files import private_folder
 from nborch.models import Watch
 
 if TYPE_CHECKING:
@@ -109,8 +110,7 @@ class FifoWakeups(Wakeups):
                 _poke(folder / name)
 
     def watch(self, pool_id: str, callback: Callable[[], None]) -> Watch:
-        folder = self.folder / pool_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(self.folder / pool_id)
         path = folder / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         os.mkfifo(path, 0o600)
         reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

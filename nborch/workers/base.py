@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from nborch.client.base import NborchClient
 from nborch.errors import ConflictError, NborchError, NotFoundError
 from nborch.execution.outcome import Outcome, judge_outcome
+from nborch.home_files import nborch_run_folder, private_folder, seal_run_folder
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.jobs.variables import JobVariables
 from nborch.models import FlowRun, PoolType, StateType
@@ -180,6 +181,7 @@ class BaseWorker(ABC, Generic[Job]):
                     f"nborch worker start --pool {pool.name}"
                 )
             self.job_template = pool.base_job_template
+        private_folder(get_settings().runs_dir)  # before anything (standby folders) goes in
         self._install_signal_handlers()
         with self.online():
             self.echo(f"Worker '{self.name}' started!")
@@ -453,6 +455,9 @@ class BaseWorker(ABC, Generic[Job]):
         )
         log.mask(secrets.masked_forms())
         run = secrets.with_values(run)
+        run_dir = nborch_run_folder(run.output_path)
+        if run_dir:
+            private_folder(run_dir)  # and runs/ (nborch.home_files: who may read it)
         if not self.holds_first_cell_of(run, job):
             self._wait_until_due(active)
         try:
@@ -480,6 +485,8 @@ class BaseWorker(ABC, Generic[Job]):
             exit_code = self.wait(active.handle)
         finally:
             secrets.mask_outputs(run.output_path)
+        if run_dir:  # ended (a container lost with its engine may still write to it)
+            seal_run_folder(run_dir)
         if active.silenced:
             return Outcome(StateType.CRASHED, active.silenced)
         return judge_outcome(

@@ -25,6 +25,7 @@ import yaml
 
 from nborch.errors import InfrastructureError, NborchError
 from nborch.execution.papermill_command import papermill_argv
+from nborch.home_files import private_folder
 from nborch.jobs.dask_template import DaskJob
 from nborch.models import FlowRun, PoolType
 from nborch.settings import get_settings
@@ -203,7 +204,7 @@ class DaskWorker(BaseWorker[DaskJob]):
                     ) from None
             if result.get("output") is not None and handle.run.output_path:
                 output = Path(handle.run.output_path)
-                output.parent.mkdir(parents=True, exist_ok=True)
+                private_folder(output.parent)
                 output.write_bytes(result["output"])
             return int(result["exit_code"])
         finally:

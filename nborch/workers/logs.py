@@ -1,4 +1,6 @@
-"""Shipping a run's log lines to the store in small batches, off the run's own thread."""
+"""Shipping a run's log lines to the store in small batches, off the run's own thread,
+with the run's secret values masked as a reader of the logs would see them (a value
+written in pieces is masked in each: `nborch.execution.masking.LineMasker`)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from nborch.client.base import NborchClient
-from nborch.execution.masking import MASK
+from nborch.execution.masking import LineMasker
 
 # Lines that say nothing to the user: noise from jupyter_client and ipykernel (which logs
 # the interrupt jupyter_client sends to every kernel it shuts down).
@@ -38,7 +40,7 @@ class LogShipper:
         self.run_id = run_id
         self.interval = interval
         self.tail: deque[str] = deque(maxlen=20)
-        self._secrets: list[str] = []
+        self._masker = LineMasker()
         self._pending: list[str] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -46,19 +48,24 @@ class LogShipper:
         self._thread.start()
 
     def mask(self, secrets: Iterable[str]) -> None:
-        """Never let these values through: they are replaced by MASK in every line."""
-        self._secrets.extend(s for s in secrets if s)
+        """Never let these values through: they are replaced by MASK in every line, also
+        when one is written across lines."""
+        with self._lock:
+            self._masker.add(secrets)
 
     def write(self, line: str) -> None:
         if is_noise(line):
             return
-        for secret in self._secrets:
-            line = line.replace(secret, MASK)
         with self._lock:
-            self._pending.append(line)
-            self.tail.append(line)
+            self._ship(self._masker.feed([line]))
+
+    def _ship(self, lines: list[str]) -> None:
+        """Lines the masker let out: to the store at the next flush, the tail, the tee."""
+        self._pending.extend(lines)
+        self.tail.extend(lines)
         if self.tee:
-            self.tee(line)
+            for line in lines:
+                self.tee(line)
 
     def flush(self) -> None:
         with self._lock:
@@ -77,4 +84,6 @@ class LogShipper:
     def close(self) -> None:
         self._closed.set()
         self._thread.join()
+        with self._lock:  # lines held back in case a value went on: none will come now
+            self._ship(self._masker.finish())
         self.flush()

@@ -182,14 +182,17 @@ def test_a_parameterised_notebook_runs_in_a_labelled_container(
     assert done.worker_name and done.worker_name.startswith("DockerWorker ")
 
     # The executed notebook is back in the run's folder, with the injected parameters,
-    # owned by the worker, and the folder is closed to other users again.
+    # owned by the worker and its alone (0600), and the folder is closed to other users
+    # again (0700: nborch.home_files).
     assert done.output_path
     output = Path(done.output_path)
     notebook = nbformat.read(output, as_version=4)
     [injected] = [c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert 'name = "Ada"' in injected.source and "times = 2" in injected.source
     assert output.stat().st_uid == os.geteuid()
-    assert output.parent.stat().st_mode & 0o777 == 0o755
+    assert output.parent.stat().st_mode & 0o777 == 0o700
+    assert output.stat().st_mode & 0o777 == 0o600
+    assert output.parent.parent.stat().st_mode & 0o777 == 0o700  # runs/, standby folders in
     logs = messages(client, run)
     assert "1: Hello, Ada." in logs and "2: Hello, Ada." in logs
     assert not any("KeyboardInterrupt" in line for line in logs)

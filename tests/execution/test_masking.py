@@ -1,5 +1,5 @@
-"""nborch.execution.masking: secret values out of output notebooks and parameters files,
-without breaking either."""
+"""nborch.execution.masking: secret values out of output notebooks, parameters files and
+log lines, without breaking either, also when a value is written in pieces."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from nborch.execution.masking import (
+    LineMasker,
+    mask_notebook,
     mask_notebook_file,
     mask_parameters_file,
     masked_forms,
@@ -86,3 +88,59 @@ def test_a_parameters_file_is_masked_and_keeps_its_types(tmp_path: Path) -> None
         "headers": ["*****"],
     }
     assert "s3cr3t" not in json.dumps(path.read_text())
+
+
+SECRET = "s3cr3t-0123456789"
+
+
+def test_a_value_written_in_pieces_is_masked_in_the_joined_stream() -> None:
+    half = len(SECRET) // 2
+    outputs = [
+        new_output("stream", name="stdout", text=f"token: {SECRET[:half]}"),
+        new_output("stream", name="stdout", text=[SECRET[half:], "\n"]),
+        new_output("stream", name="stderr", text="a warning\n"),
+        new_output("stream", name="stdout", text="later\n"),
+    ]
+    notebook = new_notebook(cells=[new_code_cell("print(token)", outputs=outputs)])
+    masked = mask_notebook(notebook, masked_forms([SECRET]))
+    assert [(o["name"], o["text"]) for o in masked["cells"][0]["outputs"]] == [
+        ("stdout", "token: *****\n"),
+        ("stderr", "a warning\n"),
+        ("stdout", "later\n"),
+    ]
+    nbformat.validate(nbformat.from_dict(masked))
+    assert notebook.cells[0].outputs[0].text == f"token: {SECRET[:half]}"  # a copy
+
+
+def test_a_value_cut_across_log_lines_is_masked_in_each_piece() -> None:
+    masker = LineMasker(masked_forms([SECRET]))
+    assert masker.feed(["starting"]) == ["starting"]
+    # The end of this line may begin the value: held back until more comes.
+    assert masker.feed([f"token: {SECRET[:8]}"]) == []
+    assert masker.feed([SECRET[8:12]]) == []
+    assert masker.feed([f"{SECRET[12:]} done", "next"]) == [
+        "token: *****",
+        "*****",
+        "***** done",
+        "next",
+    ]
+    assert masker.finish() == []
+
+
+def test_a_value_whose_first_piece_went_out_is_masked_in_the_rest() -> None:
+    masker = LineMasker(masked_forms([SECRET]))
+    assert masker.feed(["token: s3c"]) == ["token: s3c"]  # too short to hold back
+    assert masker.feed([f"{SECRET[3:]}!"]) == ["*****!"]
+
+
+def test_held_lines_go_out_at_the_end_and_values_with_line_breaks_are_masked() -> None:
+    masker = LineMasker(masked_forms(["-----BEGIN KEY-----\nAAAA\n-----END KEY-----"]))
+    assert masker.feed(["key: -----BEGIN KEY-----", "AAAA"]) == []
+    assert masker.feed(["-----END KEY----- ok", "-----BEGIN"]) == [
+        "key: *****",
+        "*****",
+        "***** ok",
+    ]
+    assert masker.finish() == ["-----BEGIN"]
+    plain = LineMasker()
+    assert plain.feed([SECRET]) == [SECRET]

@@ -37,3 +37,9 @@ def test_bad_urls_are_explained(nborch_home: Path) -> None:
         open_store("not a url")
     with pytest.raises(StoreError, match="Cannot open the store"):
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_a_store_that_cannot_be_made_is_explained(nborch_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(StoreError, match="Cannot make the store .*a-file/nborch.db: Not a dir"):
+        open_store(f"sqlite:///{tmp_path / 'a-file' / 'nborch.db'}")

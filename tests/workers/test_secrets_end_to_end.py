@@ -1,7 +1,7 @@
 """Secrets end to end: a real `nborch worker start` process runs a notebook that gets a
 secret as a parameter and as an environment variable; the value reaches the notebook and
 nothing nborch keeps or shows: not the logs, the output notebook, the parameters file,
-the run's failure, nor the store."""
+the run's failure, nor the store; nor either piece of it when a cell writes it in two."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.deployments import deploy_notebook
@@ -48,6 +49,9 @@ def test_a_secret_reaches_the_notebook_and_nothing_else(
         "digest = lambda text: hashlib.sha256(text.encode()).hexdigest()\n"
         "json.dump({'token': digest(token), 'env': digest(from_env)}, open(out_file, 'w'))\n"
         "print('token:', token)\nprint('env:', from_env, flush=True)\ntoken",
+        # The value in two pieces, each shipped on its own (half, flush, wait, other half).
+        "import time\nhalf = len(token) // 2\nprint('split:', token[:half], end='', flush=True)\n"
+        "time.sleep(1.5)\nprint(token[half:], 'after', flush=True)",
         "if fail:\n    raise ValueError(f'refused {token}')",
     )
     deploy_notebook(
@@ -79,6 +83,15 @@ def test_a_secret_reaches_the_notebook_and_nothing_else(
     def leaks(text: str) -> list[str]:
         return [form for form in forms if form in text]
 
+    halves = (value[: len(value) // 2], value[len(value) // 2 :])
+
+    def stream_text(notebook: dict[str, Any]) -> str:
+        return "".join(
+            "".join(output.get("text", ""))
+            for cell in notebook["cells"]
+            for output in cell.get("outputs", [])
+        )
+
     for run in (done, failed):
         logs = [line.message for line in client.read_logs(run.id)]
         assert "token: *****" in logs and "env: *****" in logs
@@ -88,6 +101,9 @@ def test_a_secret_reaches_the_notebook_and_nothing_else(
         assert leaks(output.read_text()) == []
         assert leaks((output.parent / "parameters.yaml").read_text()) == []
         assert leaks(json.dumps(client.read_output_notebook(run.id))) == []
+        seen = ["\n".join(logs), stream_text(json.loads(output.read_text()))]
+        assert [half for half in halves for text in seen if half in text] == []
+        assert all("split: *****" in text and "***** after" in text for text in seen), seen
         assert run.parameters["token"] == REFERENCE  # the store keeps the reference
         assert run.job_variables == {"env": {"API_TOKEN": REFERENCE}}
     cells = json.loads(Path(done.output_path or "").read_text())["cells"]
