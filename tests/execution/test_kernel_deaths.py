@@ -68,13 +68,16 @@ def test_a_send_to_a_socket_of_the_wrong_kind_fails_instead_of_blocking_the_loop
         publisher.close(linger=0)
 
 
-def test_a_kernel_killed_while_starting_is_seen_dead_from_its_process(
-    loop: KernelLoop, host: KernelHost, tmp_path: Path
-) -> None:
-    async def start_and_kill() -> BaseException | None:
-        kernel = await Kernel.spawn(KernelRecipe.of("python3", str(tmp_path), {}), host)
+def start_error(
+    loop: KernelLoop, host: KernelHost, kernel_name: str, cwd: Path, *, kill: bool = False
+) -> BaseException | None:
+    """What starting the kernel (SIGKILLed at once with `kill`) raised, if anything."""
+
+    async def start() -> BaseException | None:
+        kernel = await Kernel.spawn(KernelRecipe.of(kernel_name, str(cwd), {}), host)
         assert kernel.pid is not None
-        os.kill(kernel.pid, signal.SIGKILL)
+        if kill:
+            os.kill(kernel.pid, signal.SIGKILL)
         try:
             await kernel.ready
         except Exception as err:
@@ -83,7 +86,13 @@ def test_a_kernel_killed_while_starting_is_seen_dead_from_its_process(
             await kernel.shutdown(now=True)
         return None
 
-    error = loop.run(start_and_kill(), timeout=60)
+    return loop.run(start(), timeout=60)
+
+
+def test_a_kernel_killed_while_starting_is_seen_dead_from_its_process(
+    loop: KernelLoop, host: KernelHost, tmp_path: Path
+) -> None:
+    error = start_error(loop, host, "python3", tmp_path, kill=True)
     assert isinstance(error, KernelDied), error
     assert "died while starting" in str(error) and "SIGKILL" in str(error)
 
@@ -94,18 +103,7 @@ def test_a_kernel_that_cannot_bind_its_port_dies_saying_why(
     jupyter = tmp_path / "jupyter"
     monkeypatch.setenv("JUPYTER_PATH", str(jupyter))
     with busy_port_kernel(jupyter) as name:
-
-        async def start() -> BaseException | None:
-            kernel = await Kernel.spawn(KernelRecipe.of(name, str(tmp_path), {}), host)
-            try:
-                await kernel.ready
-            except Exception as err:
-                return err
-            finally:
-                await kernel.shutdown(now=True)
-            return None
-
-        error = loop.run(start(), timeout=60)
+        error = start_error(loop, host, name, tmp_path)
     assert isinstance(error, KernelDied), error
     assert "Address already in use" in str(error), str(error)
 
