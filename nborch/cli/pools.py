@@ -106,7 +106,7 @@ def create(
 
     \b
     Pull pools, served by workers you start:
-      process          papermill in a subprocess of the worker
+      process          a fresh kernel per run, started ahead by the worker
       docker           a container per run on the worker's Docker engine
     Served by nborch itself (nborch server start, Jupyter, or nborch dispatcher start):
       nborch:managed   a process per run, provisioned by nborch; --quota-hours caps it
