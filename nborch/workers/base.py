@@ -128,6 +128,7 @@ class BaseWorker(ABC, Generic[Job]):
         self._wake = threading.Event()
         self._pool_watch: Any = None  # wakes the worker when its pool gets work
         self._threads: list[threading.Thread] = []
+        self._runs_abandoned = False  # a forced stop stopped the runs in hand
 
     # ---- what a pool type provides -----------------------------------------------------
 
@@ -405,13 +406,9 @@ class BaseWorker(ABC, Generic[Job]):
         return thread
 
     def _join_run_threads(self) -> None:
-        """Wait for the runs' threads; those of runs that were abandoned (stopped, their
-        state reported) only as long as stopping them may take."""
-        deadline = time.monotonic() + get_settings().kill_grace_period + JOIN_SPARE
-        for thread in self._threads:
-            with self._lock:
-                all_abandoned = all(a.abandoned for a in self._active.values())
-            thread.join(max(0.0, deadline - time.monotonic()) if all_abandoned else None)
+        """Wait for the runs' threads: for as long as the runs take, or, once they were
+        stopped (their states reported), only as long as stopping them may take."""
+        _join_within(self._threads, _stop_bound() if self._runs_abandoned else None)
 
     # ---- one run -------------------------------------------------------------------------
 
@@ -573,14 +570,13 @@ class BaseWorker(ABC, Generic[Job]):
         infrastructure will not stop is reported all the same)."""
         with self._lock:
             held = [a for a in self._active.values() if not a.abandoned]
+        self._runs_abandoned = True
         stopping = [
             threading.Thread(target=self._safe, args=(self._abandon, a), daemon=True) for a in held
         ]
         for thread in stopping:
             thread.start()
-        deadline = time.monotonic() + get_settings().kill_grace_period + JOIN_SPARE
-        for thread in stopping:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        _join_within(stopping, _stop_bound())
 
     def _abandon(self, active: ActiveRun) -> None:
         with active.lock:  # a run that is not launching yet never will be
@@ -606,3 +602,15 @@ class BaseWorker(ABC, Generic[Job]):
     def _in_background(self, name: str, action: Callable[..., Any], *args: Any) -> None:
         """Run `action(*args)` on a daemon thread `name`, its error reported and swallowed."""
         threading.Thread(target=self._safe, args=(action, *args), name=name, daemon=True).start()
+
+
+def _stop_bound() -> float:
+    """How long stopping a run's infrastructure may take (then its thread is let go)."""
+    return get_settings().kill_grace_period + JOIN_SPARE
+
+
+def _join_within(threads: list[threading.Thread], seconds: float | None) -> None:
+    """Join `threads`, all of them within `seconds` together (None: however long)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    for thread in threads:
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

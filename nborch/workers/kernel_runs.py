@@ -257,7 +257,7 @@ class KernelRuns:
             except Exception as err:
                 if handle.stopped or fresh_starts <= 0:
                     raise
-                log.write(f"nborch: {err} Starting the run on a fresh kernel.")
+                log.write(f"nborch: {str(err).rstrip('.')}. Starting the run on a fresh kernel.")
                 kernel.sink = None
                 handle.kernel = None
                 await kernel.shutdown(now=True)
