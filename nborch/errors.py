@@ -6,6 +6,7 @@ NborchError
  ├── ValidationError        bad input: refused before anything changes
  │    └── ParameterError    a flow parameter that is unknown or of the wrong type
  ├── ConflictError          the object is not in a state that allows the action
+ │    ├── RunLostError       a worker wrote about a run no longer in its hands
  │    └── QuotaExceededError a pool has used its compute hours for the period
  ├── StoreError             the store cannot be opened or migrated
  ├── NotebookError          a notebook file is missing or unreadable
@@ -48,6 +49,11 @@ class ParameterError(ValidationError):
 
 class ConflictError(NborchError):
     """The object's current state does not allow the action."""
+
+
+class RunLostError(ConflictError):
+    """A worker wrote about a run that is no longer in its hands (it ended, was marked
+    CRASHED, or another claim holds it): the worker must stop the run."""
 
 
 class QuotaExceededError(ConflictError):

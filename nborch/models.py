@@ -149,6 +149,7 @@ class Worker(_Model):
     last_heartbeat: datetime
     status: WorkerStatus = WorkerStatus.ONLINE
     active_runs: int = 0
+    server: str | None = None  # the server it talks through (None: the store itself)
 
 
 class ScheduleSpec(_Model):
@@ -268,6 +269,8 @@ class FlowRun(_Model):
     failure: CellFailure | None = None
     run_count: int = 0
     retries: int = 0
+    # Which claim holds the run: its worker's writes about it carry this number.
+    attempt: int = 0
     tags: list[str] = Field(default_factory=list)
     scheduled_time: datetime
     start_time: datetime | None = None
@@ -281,6 +284,15 @@ class FlowRun(_Model):
             return None
         end = self.end_time or self.start_time
         return (end - self.start_time).total_seconds()
+
+
+class HeldRun(_Model):
+    """A run in a worker's hands as the store sees it: a worker that holds the run under
+    another attempt, or not at all, has lost it; CANCELLING asks it to stop the run."""
+
+    id: UUID
+    attempt: int
+    state: StateType
 
 
 class LogLine(_Model):

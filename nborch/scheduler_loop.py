@@ -27,24 +27,26 @@ class SchedulerLoop:
         interval: float | None = None,
         on_error: Callable[[Exception], None] = lambda _err: None,
         on_runs_created: Callable[[], None] = lambda: None,
-        orphan_grace: float = 0.0,
+        orphan_grace: float | None = None,
     ) -> None:
         self.client = client
         self.holder = holder or f"scheduler {uuid.uuid4()}"
         self.interval = interval if interval is not None else get_settings().scheduler_interval
         self.on_error = on_error
         self.on_runs_created = on_runs_created  # e.g. wake a worker of this process
-        # For this long after it starts, its ticks mark no run CRASHED for its worker's
-        # silence: a server that was down could not take the workers' heartbeats, and
-        # they need a moment to reach it again (see `server_orphan_grace`).
-        self.orphan_grace = orphan_grace
-        self._started = time.monotonic()
+        # Its ticks mark runs CRASHED for their workers' silence only once it has ticked
+        # (held the lease, reached the store) without a break for this long, a worker's
+        # timeout by default: a store or scheduler that was away could not take the workers'
+        # heartbeats, and they need a moment to reach it again.
+        self.orphan_grace = (
+            orphan_grace if orphan_grace is not None else get_settings().worker_timeout
+        )
+        self._ticking_since: float | None = None
         self.last: TickResult | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
 
     def start(self) -> SchedulerLoop:
-        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -55,12 +57,19 @@ class SchedulerLoop:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
+            since = self._ticking_since if self._ticking_since is not None else started
             try:
-                crash_orphans = time.monotonic() - self._started >= self.orphan_grace
+                crash_orphans = started - since >= self.orphan_grace
                 result = self.client.scheduler_tick(self.holder, crash_orphans=crash_orphans)
             except Exception as err:  # a busy or unreachable store: try again next time
+                self._ticking_since = None
                 self.on_error(err)
             else:
+                # Watching without a break since `since`, unless another process ticks or
+                # the store was so slow that the workers' heartbeats may have waited too.
+                slow = time.monotonic() - started > get_settings().heartbeat_interval
+                self._ticking_since = since if result is not None and not slow else None
                 if result is not None:
                     self.last = result
                     if result.created:
@@ -76,12 +85,3 @@ def tick_until_done(client: NborchClient, holder: str) -> None:
     makes every due run before it claims)."""
     while (result := client.scheduler_tick(holder)) is not None and result.more:
         pass
-
-
-def server_orphan_grace() -> float:
-    """How long a server's scheduler (standalone or in Jupyter) leaves the runs of silent
-    workers alone after it starts: a worker's timeout, as if every worker had sent its last
-    heartbeat when the server came up. Workers of a server keep retrying while it is down,
-    so after a restart they heartbeat again within a few seconds; one that died meanwhile
-    has its runs marked CRASHED a timeout later."""
-    return get_settings().worker_timeout

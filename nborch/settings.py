@@ -34,8 +34,14 @@ class Settings(BaseSettings):
     # A worker heartbeats this often (seconds) ...
     heartbeat_interval: Seconds = 10.0
     # ... and counts as gone once its last heartbeat is older than this: its pool turns
-    # NOT_READY and the runs it held are marked CRASHED.
+    # NOT_READY and the runs it held are marked CRASHED. A worker that has reached neither
+    # its store nor its server for 60% of this time stops its runs itself, so that none is
+    # retried while it may still run (keep it no longer on workers than where crashes are
+    # detected). Silence caused by the serving side does not count (`crash_detection`).
     worker_timeout: Seconds = 30.0
+    # A server (`nborch server start`, Jupyter) down this long is taken for gone for good:
+    # the runs of the workers that talked through it are marked CRASHED then, not before.
+    server_outage_grace: Seconds = 600.0
     # How often a worker looks for new runs when nothing wakes it earlier.
     poll_interval: Seconds = 2.0
     # How often a worker with runs in hand checks whether any of them was cancelled.

@@ -207,6 +207,7 @@ export interface FlowRun {
   failure: CellFailure | null;
   run_count: number;
   retries: number;
+  attempt: number;
   tags: string[];
   scheduled_time: string;
   start_time: string | null;
@@ -222,6 +223,26 @@ export interface Health {
 
 export interface Heartbeat {
   stopped?: boolean;
+}
+
+/**
+ * A run in a worker's hands as the store sees it: a worker that holds the run under
+ * another attempt, or not at all, has lost it; CANCELLING asks it to stop the run.
+ */
+export interface HeldRun {
+  id: string;
+  attempt: number;
+  state: StateType;
+}
+
+/**
+ * A worker's write about a run: `attempt`, the claim it holds the run by, fences it
+ * (refused with 409 RunLostError once that attempt no longer holds the run). Worker keys
+ * must give it; admins and people may leave it out.
+ */
+export interface HeldRunPath {
+  run_id: string;
+  attempt?: number | null;
 }
 
 export interface ListDeploymentsQuery {
@@ -523,6 +544,7 @@ export interface Worker {
   last_heartbeat: string;
   status: WorkerStatus;
   active_runs: number;
+  server: string | null;
 }
 
 export interface WorkerPath {

@@ -21,7 +21,7 @@ from nborch.api.handlers import ApiHandlerMixin, api_handlers
 from nborch.api.service import ApiService, jupyter_principal
 from nborch.dispatch import Dispatcher
 from nborch.orchestration.api_keys import Principal
-from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
+from nborch.scheduler_loop import SchedulerLoop
 from nborch.settings import Settings, reset_settings, settings_environment, variable_for
 from nborch.store.engine import close_stores
 
@@ -103,13 +103,17 @@ class NborchApp(ExtensionApp):
         log = self.serverapp.log
         self._export_settings()
         # Notebooks are deployed by their path in Jupyter's file browser, under its root_dir.
-        self.service = ApiService(notebook_root=self.serverapp.root_dir)
+        app = self.serverapp
+        self.service = ApiService(
+            notebook_root=app.root_dir,
+            name=f"jupyter {socket.gethostname()}:{app.port}{app.base_url.rstrip('/')}",
+        )
+        self.service.keep_alive()
         if self.run_scheduler:
             self.scheduler = SchedulerLoop(
                 self.service.client,
                 f"jupyter server {socket.gethostname()} ({os.getpid()})",
                 on_error=lambda e: log.warning("nborch scheduler: %s", e),
-                orphan_grace=server_orphan_grace(),
             ).start()
         if self.run_dispatcher:
             self.dispatcher = Dispatcher(

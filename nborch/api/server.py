@@ -18,7 +18,7 @@ from nborch.api.handlers import KeyAuthenticatedHandler, api_handlers
 from nborch.api.service import ApiService
 from nborch.client.routes import API_PREFIX, MAX_NOTEBOOK_BYTES
 from nborch.dispatch import Dispatcher
-from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
+from nborch.scheduler_loop import SchedulerLoop
 
 
 class ApiServer:
@@ -59,13 +59,16 @@ class ApiServer:
         sockets = self._bind()
         self.http.add_sockets(sockets)
         self.port = sockets[0].getsockname()[1]
+        # The same name after a restart on this port: its workers' silence while it was
+        # down does not count against them (`nborch.orchestration.crash_detection`).
+        self.service.name = f"{socket.gethostname()}:{self.port}"
+        self.service.keep_alive()
         if self.run_scheduler:
             holder = f"server {socket.gethostname()}:{self.port} ({os.getpid()})"
             self.scheduler = SchedulerLoop(
                 self.service.client,
                 holder,
                 on_error=lambda e: self.echo(f"scheduler: {e}"),
-                orphan_grace=server_orphan_grace(),
             ).start()
         if self.run_dispatcher:
             self.dispatcher = Dispatcher(self.service.client, echo=self.echo).start()

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
+import threading
 import typing
 import uuid
 from collections.abc import Mapping
@@ -50,6 +53,8 @@ from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationE
 from nborch.execution.html import notebook_html
 from nborch.orchestration import request_keys
 from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
+from nborch.orchestration.crash_detection import server_seen
+from nborch.settings import get_settings
 
 log = logging.getLogger("nborch.api")
 
@@ -113,14 +118,37 @@ class ApiService:
         *,
         threads: int = 16,
         notebook_root: str | Path | None = None,
+        name: str | None = None,
     ) -> None:
         self.client = client or LocalClient()
+        # Which server this is, to the store: its workers' heartbeats name it, and it keeps
+        # its row alive (see `keep_alive`), so that its outage is not taken for theirs.
+        self.name = name or f"{socket.gethostname()} ({os.getpid()})"
+        self._alive = threading.Event()
         self.notebook_root = Path(notebook_root or Path.cwd()).expanduser()
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nborch-api")
         # Claims that wait for runs wait on the event loop, holding no thread meanwhile.
         self.long_poll = ClaimLongPoll(self.client, self._off_loop)
 
+    def keep_alive(self) -> None:
+        """Tell the store, now and every half heartbeat interval, that this server is up
+        (`nborch.orchestration.crash_detection.server_seen`), on a thread of its own."""
+        threading.Thread(target=self._keep_alive, name="nborch-server-alive", daemon=True).start()
+
+    def _keep_alive(self) -> None:
+        restarted = True
+        interval = get_settings().heartbeat_interval / 2
+        while True:
+            try:
+                server_seen(self.client.store, self.name, restarted=restarted)
+                restarted = False
+            except Exception as err:  # the store is away: its workers' silence is not theirs
+                log.warning("nborch API: cannot tell the store this server is up: %s", err)
+            if self._alive.wait(interval):
+                return
+
     def close(self) -> None:
+        self._alive.set()
         self.long_poll.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -207,6 +235,7 @@ class ApiService:
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
+            kwargs.update({name: self.name for name in route.filled_by_server})
             if route.name in SERVER_OPS:
                 result = await self._off_loop(getattr(self, route.name), **kwargs)
             elif route.waits_for and kwargs.get(route.waits_for):
@@ -325,6 +354,12 @@ class ApiService:
             raise PermissionDeniedError(
                 f"API key '{principal.name}' is a worker key for {reach}: it may not call "
                 f"{route.name}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
+            )
+        if "attempt" in route.params.model_fields and kwargs.get("attempt") is None:
+            raise PermissionDeniedError(
+                f"API key '{principal.name}' is a worker key: it writes about a run only as "
+                f"the attempt that holds it. Call {route.name} with ?attempt=N (the run's "
+                "attempt when the worker claimed it)."
             )
 
 

@@ -48,3 +48,9 @@ class Client(PoolOperations, DeploymentOperations, RunOperations):
         new work: a run created or released, a schedule's runs made, the pool resumed.
         None when this client cannot tell (its worker long-polls `claim_runs` instead)."""
         return self.transport.watch_pool(pool_name, on_work)
+
+    def last_request_sent(self) -> float | None:
+        """time.monotonic() when this thread's last call reached nborch, if it may have been
+        sent well after it was made (over HTTP, sent again while the server was away);
+        None: when it was made."""
+        return None

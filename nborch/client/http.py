@@ -76,10 +76,13 @@ class HttpTransport:
         path = operation.path
         for name in operation.path_fields:
             path = path.replace("{" + name + "}", quote(str(args.pop(name)), safe=""))
+        given = {
+            name: args.pop(name) for name in list(args) if name in operation.params.model_fields
+        }
         query = {
-            name: to_jsonable_python(args.pop(name))
-            for name in list(args)
-            if name in operation.params.model_fields and args[name] not in (None, (), [])
+            name: to_jsonable_python(value)
+            for name, value in given.items()
+            if value not in (None, (), [])
         }
         body: Any = None
         if operation.body_arg:
@@ -117,9 +120,11 @@ class HttpTransport:
         deadline = time.monotonic() + self.retry_for
         pause = 0.2
         self.calls.sent_again = False
+        self.calls.sent_at = None
         # Every copy of the request carries the same key: the server carries it out once.
         headers = {IDEMPOTENCY_HEADER: str(uuid.uuid4())} if operation.once else None
         while True:
+            sent_at = time.monotonic()
             try:
                 response = self.http.request(
                     operation.method,
@@ -133,6 +138,7 @@ class HttpTransport:
                 failure = f"{type(err).__name__}: {err}"
             else:
                 if response.status_code not in _RETRY_STATUSES:
+                    self.calls.sent_at = sent_at
                     self._connected()
                     return response
                 failure = f"HTTP {response.status_code}"
@@ -209,6 +215,12 @@ class HttpClient(Client):
     def _sent_again(self) -> bool:
         return bool(getattr(self.transport.calls, "sent_again", False))
 
+    def last_request_sent(self) -> float | None:
+        """time.monotonic() when this thread's last answered request was sent (the copy
+        that was answered, of a call sent again and again while the server was away)."""
+        sent_at: float | None = getattr(self.transport.calls, "sent_at", None)
+        return sent_at
+
     def claim_runs(
         self,
         pool_name: str,
@@ -234,9 +246,10 @@ class HttpClient(Client):
         message: str = "",
         *,
         failure: CellFailure | None = None,
+        attempt: int | None = None,
     ) -> FlowRun:
         try:
-            return super().set_state(run_id, state, message, failure=failure)
+            return super().set_state(run_id, state, message, failure=failure, attempt=attempt)
         except ConflictError:
             if not self._sent_again():
                 raise

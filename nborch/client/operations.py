@@ -139,6 +139,9 @@ class Operation:
     once: bool = False
     # The input that says how many seconds the answer may wait (a long poll), if any.
     waits_for: str | None = None
+    # Arguments of the orchestration function that the serving side fills in (e.g. which
+    # server a worker talks through), never taken from the wire nor from the client.
+    filled_by_server: tuple[str, ...] = ()
     signature: inspect.Signature | None = field(default=None, compare=False, repr=False)
 
     @property

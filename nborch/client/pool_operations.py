@@ -23,7 +23,16 @@ from nborch.client.operations import (
     pool_access,
     worker_access,
 )
-from nborch.models import FlowRun, PoolType, QuotaPeriod, UsageReport, Worker, WorkPool, WorkQueue
+from nborch.models import (
+    FlowRun,
+    HeldRun,
+    PoolType,
+    QuotaPeriod,
+    UsageReport,
+    Worker,
+    WorkPool,
+    WorkQueue,
+)
 
 # The longest a claim may wait for runs (a long poll), in seconds.
 MAX_CLAIM_WAIT = 30.0
@@ -363,6 +372,7 @@ class PoolOperations:
         response=Worker,
         status=201,
         does="workers.register_worker",
+        filled_by_server=("server",),
     )
     def register_worker(
         self,
@@ -394,17 +404,22 @@ class PoolOperations:
         body=Heartbeat,
         once=False,
         does="workers.heartbeat",
+        filled_by_server=("server",),
     )
     def heartbeat(self, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
         """A worker's heartbeat"""
 
     @operation(
         "GET",
-        "/workers/{worker_id}/cancelling",
+        "/workers/{worker_id}/runs",
         worker_access(),
         params=WorkerPath,
-        response=list[str],
-        does="runs.runs_being_cancelled",
+        response=list[HeldRun],
+        does="fencing.held_runs",
     )
-    def runs_being_cancelled(self, worker_id: uuid.UUID) -> list[str]:
-        """The worker's runs that are being cancelled"""
+    def held_runs(self, worker_id: uuid.UUID) -> list[HeldRun]:
+        """The runs the store says the worker holds
+
+        Each with its attempt and state: a run the worker has in hand that is not among
+        them, or under another attempt, is lost to it (it stops it); a CANCELLING one is to
+        be cancelled."""

@@ -40,6 +40,14 @@ class RunPath(Input):
     run_id: uuid.UUID
 
 
+class HeldRunPath(RunPath):
+    """A worker's write about a run: `attempt`, the claim it holds the run by, fences it
+    (refused with 409 RunLostError once that attempt no longer holds the run). Worker keys
+    must give it; admins and people may leave it out."""
+
+    attempt: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
 class NamePath(Input):
     name: str = Name
 
@@ -184,7 +192,7 @@ class RunOperations:
         ADMIN,
         response=list[str],
         once=False,
-        does="runs.crash_orphaned_runs",
+        does="crash_detection.crash_orphaned_runs",
     )
     def crash_orphaned_runs(self) -> list[str]:
         """Mark the runs of vanished workers CRASHED"""
@@ -204,7 +212,7 @@ class RunOperations:
         "POST",
         "/flow-runs/{run_id}/state",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         body=SetState,
         response=FlowRun,
         does="runs.set_state",
@@ -216,6 +224,7 @@ class RunOperations:
         message: str = "",
         *,
         failure: CellFailure | None = None,
+        attempt: int | None = None,
     ) -> FlowRun:
         """Move a run to another state"""
 
@@ -248,24 +257,28 @@ class RunOperations:
         "POST",
         "/flow-runs/{run_id}/infrastructure",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         body=RecordInfrastructure,
         once=False,
         does="runs.record_infrastructure",
     )
-    def record_infrastructure(self, run_id: RunId, infrastructure_id: str) -> None:
+    def record_infrastructure(
+        self, run_id: RunId, infrastructure_id: str, *, attempt: int | None = None
+    ) -> None:
         """Record the run's process or container"""
 
     @operation(
         "POST",
         "/flow-runs/{run_id}/source-commit",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         body=RecordSourceCommit,
         once=False,
         does="runs.record_source_commit",
     )
-    def record_source_commit(self, run_id: RunId, commit: str) -> None:
+    def record_source_commit(
+        self, run_id: RunId, commit: str, *, attempt: int | None = None
+    ) -> None:
         """Record the git commit the run was checked out at"""
 
     @operation(
@@ -285,11 +298,13 @@ class RunOperations:
         "POST",
         "/flow-runs/{run_id}/logs",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         body=AppendLogs,
         does="run_logs.append_logs",
     )
-    def append_logs(self, run_id: RunId, lines: Sequence[str]) -> None:
+    def append_logs(
+        self, run_id: RunId, lines: Sequence[str], *, attempt: int | None = None
+    ) -> None:
         """Append log lines"""
 
     @operation(
@@ -309,13 +324,15 @@ class RunOperations:
         "PUT",
         "/flow-runs/{run_id}/output-notebook",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         body=dict[str, Any],
         body_arg="notebook",
         max_body=MAX_NOTEBOOK_BYTES,
         does="output_notebooks.write_output_notebook",
     )
-    def write_output_notebook(self, run_id: RunId, notebook: dict[str, Any]) -> None:
+    def write_output_notebook(
+        self, run_id: RunId, notebook: dict[str, Any], *, attempt: int | None = None
+    ) -> None:
         """Store the run's output notebook
 
         A worker on another host hands it over."""
@@ -324,11 +341,11 @@ class RunOperations:
         "GET",
         "/flow-runs/{run_id}/secrets",
         run_access(),
-        params=RunPath,
+        params=HeldRunPath,
         response=dict[str, str],
         does="secrets.resolve_run_secrets",
     )
-    def resolve_run_secrets(self, run_id: RunId) -> dict[str, str]:
+    def resolve_run_secrets(self, run_id: RunId, *, attempt: int | None = None) -> dict[str, str]:
         """The values of the secrets the run references (for the worker that runs it)
 
         Refused once the run is not in a worker's hands."""

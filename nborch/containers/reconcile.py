@@ -158,7 +158,7 @@ class ContainerReconciler:
         if was_running:
             self._stop(container)
         me = self.worker.name
-        log = LogShipper(self.client, run.id)
+        log = LogShipper(self.client, run.id, attempt=run.attempt)  # the take-over's
         tail: list[str] = []
 
         def write(line: str) -> None:
@@ -204,7 +204,9 @@ class ContainerReconciler:
         finally:
             log.close()
         self.worker.echo(f"Flow run '{run.name}' {outcome.state.value}: {outcome.message}")
-        self.client.set_state(run.id, outcome.state, outcome.message, failure=outcome.failure)
+        self.client.set_state(
+            run.id, outcome.state, outcome.message, failure=outcome.failure, attempt=run.attempt
+        )
 
     def _discard(
         self, container: Container, run: FlowRun | None, reason: str, labels: dict[str, str]
@@ -212,10 +214,9 @@ class ContainerReconciler:
         """A container whose result nobody needs: stopped if it runs, removed if so labelled."""
         if container.status in _STILL_RUNNING:
             self._stop(container)
-            message = f"Stopped container {container.short_id}, left running: {reason}"
-            self.worker.echo(message)
+            # Said here only: the run is no longer this worker's to write about.
+            self.worker.echo(f"Stopped container {container.short_id}, left running: {reason}")
             if run is not None:
-                self.client.append_logs(run.id, [f"nborch: {message}"])
                 reclaim_run_folder(_run_dir(labels, run))
         if labels.get(LABEL_AUTO_REMOVE) == "true":
             try:

@@ -16,13 +16,21 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from nborch.errors import ConflictError, NotFoundError
 from nborch.models import FlowRun, Watch
 from nborch.models import StateType as S
 from nborch.orchestration.lookup import pool_by_name
 from nborch.orchestration.quotas import is_over_quota
 from nborch.orchestration.runs import ACTIVE, WAITING, load_runs
 from nborch.store.engine import Store
-from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, WorkQueueRow
+from nborch.store.tables import (
+    DeploymentRow,
+    FlowRunRow,
+    FlowRunStateRow,
+    WorkerRow,
+    WorkPoolRow,
+    WorkQueueRow,
+)
 from nborch.timeutil import utcnow
 
 
@@ -47,6 +55,7 @@ def claim_runs(
         return []
     with store.write() as session:
         pool = pool_by_name(session, pool_name, for_update=True)
+        _check_worker(session, worker_id, pool)
         if pool.paused or is_over_quota(session, pool, now):
             return []  # a pool over its compute-hours quota starts nothing until it resets
         held = session.execute(
@@ -76,7 +85,12 @@ def claim_runs(
             result: Any = session.execute(
                 update(FlowRunRow)
                 .where(FlowRunRow.id == row.id, FlowRunRow.state.in_(WAITING))
-                .values(state=S.PENDING.value, state_message="", worker_id=str(worker_id))
+                .values(
+                    state=S.PENDING.value,
+                    state_message="",
+                    worker_id=str(worker_id),
+                    attempt=FlowRunRow.attempt + 1,  # the writes of earlier claims end here
+                )
             )
             taken = result.rowcount
             if taken != 1:
@@ -90,6 +104,27 @@ def claim_runs(
         session.flush()
         session.expire_all()
         return load_runs(session, claimed, with_history=False)
+
+
+def _check_worker(session: Session, worker_id: uuid.UUID, pool: WorkPoolRow) -> None:
+    """Runs go only to a registered, running worker of the pool that hands them out."""
+    worker = session.get(WorkerRow, str(worker_id))
+    if worker is None:
+        raise NotFoundError(
+            f"Worker '{worker_id}' is not registered, so it may claim no run of work pool "
+            f"'{pool.name}'. A worker registers when it starts: nborch worker start --pool "
+            f"{pool.name}"
+        )
+    if worker.pool_id != pool.id:
+        raise ConflictError(
+            f"Worker '{worker.name}' serves another work pool than '{pool.name}': it may claim "
+            f"only its own pool's runs. Start a worker of this pool: nborch worker start "
+            f"--pool {pool.name}"
+        )
+    if worker.stopped:
+        raise ConflictError(
+            f"Worker '{worker.name}' has stopped: it may claim no more runs. Start it again."
+        )
 
 
 def _due_in_order(

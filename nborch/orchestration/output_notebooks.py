@@ -15,6 +15,7 @@ from nborch.errors import NborchError, ValidationError
 from nborch.execution.masking import MASK, mask_notebook, masked_forms
 from nborch.home_files import write_private_text
 from nborch.models import FlowRun
+from nborch.orchestration.fencing import held_run
 from nborch.orchestration.runs import get_run
 from nborch.orchestration.secrets import secret_values_of_run
 from nborch.secret_references import secret_names
@@ -65,7 +66,13 @@ def _without_injected_parameters(notebook: dict[str, Any]) -> dict[str, Any]:
     return {**notebook, "cells": cells, "metadata": metadata}
 
 
-def write_output_notebook(store: Store, run_id: str | uuid.UUID, notebook: dict[str, Any]) -> None:
+def write_output_notebook(
+    store: Store, run_id: str | uuid.UUID, notebook: dict[str, Any], *, attempt: int | None = None
+) -> None:
+    """Keep the notebook a worker hands over; refused once its `attempt` lost the run."""
+    if attempt is not None:
+        with store.read() as session:
+            held_run(session, run_id, attempt)
     run = get_run(store, run_id)
     if not run.output_path:
         raise ValidationError(f"Flow run '{run.name}' has no output notebook to store.")

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from nborch.models import LogLine
+from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import run_by_id
 from nborch.store.engine import Store
 from nborch.store.tables import FlowRunLogRow
@@ -16,12 +17,20 @@ from nborch.timeutil import utcnow
 
 
 def append_logs(
-    store: Store, run_id: str | uuid.UUID, lines: Sequence[str], *, now: datetime | None = None
+    store: Store,
+    run_id: str | uuid.UUID,
+    lines: Sequence[str],
+    *,
+    attempt: int | None = None,
+    now: datetime | None = None,
 ) -> None:
+    """Add lines to the run's logs; refused once `attempt` (a worker's) no longer holds it."""
     if not lines:
         return
     now = now or utcnow()
     with store.write() as session:
+        if attempt is not None:
+            held_run(session, run_id, attempt)
         session.add_all(
             FlowRunLogRow(run_id=str(run_id), timestamp=now, message=line) for line in lines
         )

@@ -1,5 +1,6 @@
 """Flow runs: creation (parameters and job variables checked first), the state machine,
-cancellation, crash detection and retries. Claims are in `claims`, logs in `run_logs`.
+cancellation and retries. Claims are in `claims`, logs in `run_logs`, who holds a run in
+`fencing`, runs of silent workers in `crash_detection`.
 
     SCHEDULED → (LATE) → PENDING → RUNNING → COMPLETED | FAILED | CRASHED
                             │         └──→ CANCELLING → CANCELLED
@@ -12,10 +13,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nborch.errors import ConflictError, ValidationError
@@ -30,6 +31,7 @@ from nborch.models import (
     StateType,
 )
 from nborch.orchestration.deployments import ensure_flow
+from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.secrets import require_secrets
@@ -47,7 +49,7 @@ from nborch.store.tables import (
     WorkQueueRow,
 )
 from nborch.store.wakeups import wake_pool
-from nborch.timeutil import ago, utcnow
+from nborch.timeutil import utcnow
 
 S = StateType
 ALLOWED_TRANSITIONS: dict[StateType, frozenset[StateType]] = {
@@ -122,6 +124,7 @@ def _to_model(
         failure=CellFailure.model_validate(row.failure) if row.failure else None,
         run_count=row.run_count,
         retries=row.retries,
+        attempt=row.attempt,
         tags=row.tags,
         scheduled_time=row.scheduled_time,
         start_time=row.start_time,
@@ -303,6 +306,7 @@ def create_adhoc_run(
             output_path=output_path or output_path_for(run_id),
             run_count=0,
             retries=0,
+            attempt=1,  # in its worker's hands from the start
             tags=list(tags),
             scheduled_time=now,
             created=now,
@@ -312,9 +316,6 @@ def create_adhoc_run(
         _add_state(session, row, S.PENDING, "Started by nborch run", now)
         session.flush()
         return load_runs(session, [run_id], with_history=True)[0]
-
-
-# ---- claiming ------------------------------------------------------------------------
 
 
 # ---- state changes -------------------------------------------------------------------
@@ -327,19 +328,21 @@ def set_state(
     message: str = "",
     *,
     failure: CellFailure | None = None,
+    attempt: int | None = None,
 ) -> FlowRun:
-    """Move a run to `state`, storing the change with its time; refuses illegal moves."""
+    """Move a run to `state`, storing the change with its time; refuses illegal moves, and
+    a worker's move once its `attempt` no longer holds the run (`nborch.orchestration.fencing`)."""
     now = utcnow()
     with store.write() as session:
-        row = run_by_id(session, str(run_id), for_update=True)
-        _transition(session, row, state, message, now)
+        row = held_run(session, run_id, attempt, for_update=True)
+        transition(session, row, state, message, now)
         if failure is not None:
             row.failure = failure.model_dump(mode="json")
         session.flush()
         return load_runs(session, [row.id], with_history=True)[0]
 
 
-def _transition(
+def transition(
     session: Session,
     row: FlowRunRow,
     state: StateType,
@@ -396,16 +399,20 @@ def _retry_if_allowed(
     wake_pool(session, row.pool_id)
 
 
-def record_source_commit(store: Store, run_id: str | uuid.UUID, commit: str) -> None:
+def record_source_commit(
+    store: Store, run_id: str | uuid.UUID, commit: str, *, attempt: int | None = None
+) -> None:
     """The commit of a git source that the run was checked out at."""
     with store.write() as session:
-        run_by_id(session, str(run_id), for_update=True).source_commit = commit
+        held_run(session, run_id, attempt, for_update=True).source_commit = commit
 
 
-def record_infrastructure(store: Store, run_id: str | uuid.UUID, infrastructure_id: str) -> None:
+def record_infrastructure(
+    store: Store, run_id: str | uuid.UUID, infrastructure_id: str, *, attempt: int | None = None
+) -> None:
     """Remember what runs the run (a pid, a container id), for people and reconciliation."""
     with store.write() as session:
-        run_by_id(session, str(run_id), for_update=True).infrastructure_id = infrastructure_id
+        held_run(session, run_id, attempt, for_update=True).infrastructure_id = infrastructure_id
 
 
 def take_over_run(
@@ -427,6 +434,7 @@ def take_over_run(
                 f"it cannot be taken over from worker '{from_worker_id}'."
             )
         row.worker_id = str(worker_id)
+        row.attempt += 1  # the worker that left it can write about it no more
         session.flush()
         return load_runs(session, [row.id], with_history=True)[0]
 
@@ -445,55 +453,8 @@ def cancel_run(store: Store, run_id: str | uuid.UUID) -> FlowRun:
         if current is S.CANCELLING:
             pass
         elif current in WAITING_STATES:
-            _transition(session, row, S.CANCELLED, "Cancelled before it started", now)
+            transition(session, row, S.CANCELLED, "Cancelled before it started", now)
         else:
-            _transition(session, row, S.CANCELLING, "Cancellation requested", now)
+            transition(session, row, S.CANCELLING, "Cancellation requested", now)
         session.flush()
         return load_runs(session, [row.id], with_history=True)[0]
-
-
-def runs_being_cancelled(store: Store, worker_id: uuid.UUID) -> list[str]:
-    with store.read() as session:
-        return list(
-            session.scalars(
-                select(FlowRunRow.id).where(
-                    FlowRunRow.worker_id == str(worker_id),
-                    FlowRunRow.state == S.CANCELLING.value,
-                )
-            )
-        )
-
-
-def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[str]:
-    """Runs held by a worker that stopped heartbeating become CRASHED (and are retried
-    when they may be). Returns their ids."""
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=get_settings().worker_timeout)
-    with store.write() as session:
-        orphans = session.execute(
-            select(FlowRunRow, WorkerRow.name, WorkerRow.last_heartbeat)
-            .outerjoin(WorkerRow, FlowRunRow.worker_id == WorkerRow.id)
-            .where(
-                FlowRunRow.state.in_(ACTIVE),
-                or_(
-                    WorkerRow.id.is_(None),
-                    and_(WorkerRow.last_heartbeat < cutoff),
-                    WorkerRow.stopped,
-                ),
-            )
-            .with_for_update(of=FlowRunRow)
-        ).all()
-        for row, worker_name, last_heartbeat in orphans:
-            if worker_name is None:
-                reason = "its worker is gone"
-            else:
-                reason = (
-                    f"worker '{worker_name}' stopped heartbeating (last {ago(last_heartbeat, now)})"
-                )
-            if row.state == S.CANCELLING.value:
-                _transition(session, row, S.CANCELLED, f"Cancelled; {reason}", now)
-            else:
-                _transition(
-                    session, row, S.CRASHED, f"Crashed: {reason}", now, worker_vanished=True
-                )
-        return [row.id for row, _, _ in orphans]

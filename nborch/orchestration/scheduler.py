@@ -31,8 +31,9 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType, TickResult
+from nborch.orchestration.crash_detection import crash_orphaned_runs
 from nborch.orchestration.leases import acquire_lease
-from nborch.orchestration.runs import crash_orphaned_runs, notebook_location, output_path_for
+from nborch.orchestration.runs import notebook_location, output_path_for
 from nborch.orchestration.timetables import Timetable
 from nborch.settings import get_settings
 from nborch.store.bulk import TIMESTAMP, for_each_row, is_postgres, time_ordered_id

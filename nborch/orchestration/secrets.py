@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from nborch.errors import ConflictError, NotFoundError, ValidationError
 from nborch.models import ACTIVE_STATES, SecretInfo, StateType
+from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import run_by_id
 from nborch.orchestration.names import check_name
 from nborch.orchestration.secret_box import secret_box
@@ -92,11 +93,14 @@ def require_secrets(session: Session, *values: Any, owner: str) -> None:
         raise _not_found(missing[0])
 
 
-def resolve_run_secrets(store: Store, run_id: str | uuid.UUID) -> dict[str, str]:
+def resolve_run_secrets(
+    store: Store, run_id: str | uuid.UUID, *, attempt: int | None = None
+) -> dict[str, str]:
     """The values of the secrets the run's parameters and job variables reference, and no
-    others; only while the run is in a worker's hands (PENDING, RUNNING, CANCELLING)."""
+    others; only while the run is in a worker's hands (PENDING, RUNNING, CANCELLING), and
+    with an `attempt`, only to the worker of that attempt."""
     with store.read() as session:
-        run = run_by_id(session, str(run_id))
+        run = held_run(session, run_id, attempt)
         if StateType(run.state) not in ACTIVE_STATES:
             raise ConflictError(
                 f"Flow run '{run.name}' is {run.state}: its secrets are handed only to the "

@@ -26,9 +26,10 @@ def register_worker(
     pid: int | None = None,
     worker_id: uuid.UUID | None = None,
     hostname: str | None = None,
+    server: str | None = None,
 ) -> Worker:
     """Record a worker that has started; it counts as online from its first heartbeat.
-    `hostname` is where it runs (default: here)."""
+    `hostname` is where it runs (default: here); `server` the server it talks through."""
     now = utcnow()
     with store.write() as session:
         pool_id = pool_by_name(session, pool_name).id if pool_name else None
@@ -40,6 +41,7 @@ def register_worker(
             pid=pid,
             last_heartbeat=now,
             stopped=False,
+            server=server,
         )
         session.add(row)
     return Worker(
@@ -49,15 +51,19 @@ def register_worker(
         hostname=row.hostname,
         pid=pid,
         last_heartbeat=now,
+        server=server,
     )
 
 
-def heartbeat(store: Store, worker_id: uuid.UUID, *, stopped: bool = False) -> None:
+def heartbeat(
+    store: Store, worker_id: uuid.UUID, *, stopped: bool = False, server: str | None = None
+) -> None:
+    """The worker lives (`server`: the server its heartbeat came through, if any)."""
     with store.write() as session:
         result: Any = session.execute(
             update(WorkerRow)
             .where(WorkerRow.id == str(worker_id))
-            .values(last_heartbeat=utcnow(), stopped=stopped)
+            .values(last_heartbeat=utcnow(), stopped=stopped, server=server)
         )
     if not result.rowcount:
         raise NotFoundError(
@@ -109,6 +115,7 @@ def list_workers(
                 else WorkerStatus.OFFLINE
             ),
             active_runs=active.get(row.id, 0),
+            server=row.server,
         )
         for row, pool in rows
     ]

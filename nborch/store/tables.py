@@ -105,6 +105,8 @@ class WorkerRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_heartbeat: Mapped[datetime] = mapped_column(UTCDateTime)
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The server its heartbeats come through (None: it uses the store itself).
+    server: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class FlowRow(Base):
@@ -174,6 +176,18 @@ class LeaseRow(Base):
     expires: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ServerRow(Base):
+    """An API server (`nborch server start`, Jupyter) that workers talk through: up since
+    `started` while `last_seen` is recent. Its workers' silence while it is down is not
+    theirs (see `nborch.orchestration.crash_detection`)."""
+
+    __tablename__ = "servers"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    started: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class FlowRunRow(Base):
     __tablename__ = "flow_runs"
     __table_args__ = (
@@ -215,6 +229,9 @@ class FlowRunRow(Base):
     failure: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     run_count: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
+    # Which claim of the run holds it: each hand-over to a worker counts one up, and every
+    # write about the run from a worker carries it (a write of an earlier one is refused).
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     scheduled_time: Mapped[datetime] = mapped_column(UTCDateTime)
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

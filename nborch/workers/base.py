@@ -14,6 +14,12 @@ hold the stop up.
 Heartbeats prove the worker lives, not its runs: a watchdog asks each pool type whether a
 run's infrastructure shows signs of life (`silence`), and ends a run that has shown none for
 NBORCH_SILENT_RUN_TIMEOUT seconds CRASHED, saying what it saw.
+
+A run is the worker's only while its claim's attempt holds it (`nborch.orchestration.fencing`):
+every write about it carries the attempt, and a run the store no longer gives this worker
+(crashed for a silence, taken over) is stopped at once. A worker that has reached neither
+its server nor its store for most of NBORCH_WORKER_TIMEOUT stops its runs itself, before
+anyone may retry them (`nborch.orchestration.crash_detection`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from nborch.client.base import NborchClient
-from nborch.errors import ConflictError, NborchError, NotFoundError
+from nborch.errors import ConflictError, NborchError, NotFoundError, RunLostError, StoreError
 from nborch.execution.outcome import Outcome, judge_outcome
 from nborch.home_files import nborch_run_folder, private_folder, seal_run_folder
 from nborch.jobs import default_base_job_template, resolve_job_configuration
@@ -55,6 +61,12 @@ _UNLIMITED_BATCH = 16
 LONG_POLL_MAX = 5.0
 # The watchdog looks at each run this often (or twice per NBORCH_SILENT_RUN_TIMEOUT).
 WATCH_INTERVAL = 2.0
+# A worker that has reached neither its server nor its store for this fraction of
+# NBORCH_WORKER_TIMEOUT stops its runs: they are stopped (SIGTERM, the kill grace period)
+# before the timeout, after which another worker may be given them.
+SELF_FENCE_FRACTION = 0.6
+# After a failed heartbeat, the next try comes this soon (or at the usual interval if sooner).
+HEARTBEAT_RETRY = 1.0
 
 # The typed job a worker's pool type receives (`nborch.jobs`).
 Job = TypeVar("Job", bound=JobVariables)
@@ -69,6 +81,8 @@ class ActiveRun:
     cancel_requested: bool = False
     launching: bool = False  # its infrastructure is being (or has been) launched
     abandoned: bool = False  # stopped by a forced shutdown; reported by the shutdown itself
+    lost: str | None = None  # why it is no longer (or may soon not be) this worker's run
+    settling: bool = False  # its outcome is known and being reported
     silent_since: float | None = None  # time.monotonic() the watchdog first saw no life
     silenced: str | None = None  # why the watchdog ended it
     started: threading.Event = field(default_factory=threading.Event)
@@ -129,6 +143,9 @@ class BaseWorker(ABC, Generic[Job]):
         self._pool_watch: Any = None  # wakes the worker when its pool gets work
         self._threads: list[threading.Thread] = []
         self._runs_abandoned = False  # a forced stop stopped the runs in hand
+        # time.monotonic() when the last heartbeat that reached the store was sent.
+        self._last_contact = time.monotonic()
+        self._fence_after = SELF_FENCE_FRACTION * settings.worker_timeout
 
     # ---- what a pool type provides -----------------------------------------------------
 
@@ -275,13 +292,13 @@ class BaseWorker(ABC, Generic[Job]):
                 claimed_once = True
             if self.run_once and not self.active_runs:
                 break
-            self._cancel_requested_runs()
+            self._check_held_runs()
             if long_polled and not self.active_runs:
                 continue  # it has waited for runs already
             self._wake.wait(self._idle_wait() if not self.active_runs else self._busy_wait())
             self._wake.clear()
         while self.active_runs and not self._stopped.is_set():
-            self._cancel_requested_runs()
+            self._check_held_runs()
             self._wake.wait(settings.cancel_check_interval)
             self._wake.clear()
             with self._lock:
@@ -315,16 +332,44 @@ class BaseWorker(ABC, Generic[Job]):
         return min(check, self._idle_wait())
 
     def _heartbeat_loop(self) -> None:
-        while not self._stopped.wait(self.heartbeat_interval):
-            self._safe(self.client.heartbeat, self.id)
+        pause = self.heartbeat_interval
+        while not self._stopped.wait(pause):
+            sent = time.monotonic()
+            try:
+                self.client.heartbeat(self.id)
+            except Exception as err:  # try again soon: the run's lease runs out meanwhile
+                self._report_error(err)
+                pause = min(HEARTBEAT_RETRY, self.heartbeat_interval)
+                continue
+            # A call over HTTP may have been sent again and again: count from the copy
+            # that arrived.
+            self._last_contact = self.client.last_request_sent() or sent
+            pause = self.heartbeat_interval
 
     def _watchdog_loop(self) -> None:
         timeout = get_settings().silent_run_timeout
-        while not self._stopped.wait(min(WATCH_INTERVAL, timeout / 2)):
+        every = min(WATCH_INTERVAL, timeout / 2, self._fence_after / 10)
+        while not self._stopped.wait(every):
+            self._fence_if_out_of_touch()
             with self._lock:
                 held = list(self._active.values())
             for active in held:
                 self._safe(self._watch, active, timeout)
+
+    def _fence_if_out_of_touch(self) -> None:
+        """Stop every run in hand once no heartbeat has reached the store for a while: the
+        store may give the runs up at the timeout, and none may run twice."""
+        silent = time.monotonic() - self._last_contact
+        if silent < self._fence_after:
+            return
+        with self._lock:
+            held = list(self._active.values())
+        for active in held:
+            self._lose(
+                active,
+                f"Worker '{self.name}' reached neither its server nor its store for "
+                f"{silent:.0f} s, so it stopped the run: it may not run twice",
+            )
 
     def _watch(self, active: ActiveRun, timeout: float) -> None:
         """End the run CRASHED once its infrastructure has shown no sign of life for
@@ -382,7 +427,7 @@ class BaseWorker(ABC, Generic[Job]):
         if self._stopping.is_set():  # told to stop while the claim waited: give them back
             message = f"Released by worker '{self.name}' shutting down"
             for run in runs:
-                self._safe(self.client.set_state, run.id, StateType.SCHEDULED, message)
+                self._safe(self._set_state, run, StateType.SCHEDULED, message)
             return wait > 0
         for run in runs:
             with self._lock:  # a claim sent again may offer back a run already in hand
@@ -425,19 +470,24 @@ class BaseWorker(ABC, Generic[Job]):
             active.run = with_local_output(active.run)
         run = active.run
         try:
-            log = LogShipper(self.client, run.id, tee=self.tee)
+            log = LogShipper(self.client, run.id, tee=self.tee, attempt=run.attempt)
             try:
                 outcome = self._run_infrastructure(active, log)
             finally:
                 log.close()  # every log line is stored before the final state is
-            if outcome is not None and not active.abandoned:
+            with active.lock:
+                active.settling = outcome is not None and not active.abandoned
+            if active.settling and outcome is not None:
                 if self.client.is_remote:
                     self._safe(hand_over_output, self.client, run)
                 self._report(run, outcome)
+        except RunLostError as err:  # the store gave the run to someone else: leave it
+            self.echo(f"Flow run '{run.name}': {err}")
         except Exception as err:  # nothing may leave a run hanging in PENDING/RUNNING
             reason = f"The worker could not run it: {type(err).__name__}: {err}"
-            self._safe(self.client.append_logs, run.id, [f"nborch: {reason}"])
-            self._safe(lambda: self.client.set_state(run.id, StateType.CRASHED, reason))
+            note = [f"nborch: {reason}"]
+            self._safe(lambda: self.client.append_logs(run.id, note, attempt=run.attempt))
+            self._safe(self._set_state, run, StateType.CRASHED, reason)
         finally:
             with self._lock:
                 self._active.pop(str(run.id), None)
@@ -458,7 +508,9 @@ class BaseWorker(ABC, Generic[Job]):
         if not self.holds_first_cell_of(run, job):
             self._wait_until_due(active)
         try:
-            self.client.set_state(run.id, StateType.RUNNING, f"Started by worker '{self.name}'")
+            self._set_state(run, StateType.RUNNING, f"Started by worker '{self.name}'")
+        except RunLostError:
+            raise
         except ConflictError:
             # Cancelled (or released) while it waited to start.
             return Outcome(StateType.CANCELLED, "Cancelled before it started")
@@ -466,6 +518,8 @@ class BaseWorker(ABC, Generic[Job]):
         with active.lock:
             if active.abandoned:
                 return None
+            if active.lost:  # never started: another worker may run it
+                return Outcome(StateType.SCHEDULED, f"Released: {active.lost}")
             active.launching = True
         handle = self.launch(run, job, log)  # no lock held: a stop need not wait for it
         with active.lock:
@@ -477,13 +531,19 @@ class BaseWorker(ABC, Generic[Job]):
             return None
         infrastructure_id = self.infrastructure_id(active.handle)
         if infrastructure_id:
-            self._safe(lambda: self.client.record_infrastructure(run.id, infrastructure_id))
+            self._safe(
+                lambda: self.client.record_infrastructure(
+                    run.id, infrastructure_id, attempt=run.attempt
+                )
+            )
         try:
             exit_code = self.wait(active.handle)
         finally:
             secrets.mask_outputs(run.output_path)
         if run_dir:  # ended (a container lost with its engine may still write to it)
             seal_run_folder(run_dir)
+        if active.lost:
+            return Outcome(StateType.CRASHED, active.lost)
         if active.silenced:
             return Outcome(StateType.CRASHED, active.silenced)
         return judge_outcome(
@@ -509,7 +569,7 @@ class BaseWorker(ABC, Generic[Job]):
     def _wait_until_due(self, active: ActiveRun) -> None:
         """Taken early (--prestart) but cannot hold its first cell: wait for its time. A
         cancellation meanwhile is noticed when the run is then set RUNNING."""
-        while not (active.abandoned or active.cancel_requested):
+        while not (active.abandoned or active.cancel_requested or active.lost):
             remaining = (active.run.scheduled_time - utcnow()).total_seconds()
             if remaining <= 0:
                 return
@@ -520,7 +580,7 @@ class BaseWorker(ABC, Generic[Job]):
         if not (run.source and is_git_url(run.source)) or not run.output_path:
             return run
         checkout = check_out(run.source, Path(run.output_path).parent / "source")
-        self.client.record_source_commit(run.id, checkout.commit)
+        self.client.record_source_commit(run.id, checkout.commit, attempt=run.attempt)
         notebook = checkout.path / run.input_path
         return run.model_copy(
             update={
@@ -530,36 +590,74 @@ class BaseWorker(ABC, Generic[Job]):
             }
         )
 
+    def _set_state(
+        self, run: FlowRun, state: StateType, message: str, outcome: Outcome | None = None
+    ) -> FlowRun:
+        """Move the run, as the attempt that holds it."""
+        failure = outcome.failure if outcome else None
+        return self.client.set_state(run.id, state, message, failure=failure, attempt=run.attempt)
+
     def _report(self, run: FlowRun, outcome: Outcome) -> None:
+        """Report the outcome, trying again while the store cannot be reached (unless the
+        worker is made to stop): a run's end is never lost to a store's restart."""
         detail = f": {outcome.message}" if outcome.message else ""
         self.echo(f"Flow run '{run.name}' {outcome.state.value}{detail}")
-        try:
-            self.client.set_state(run.id, outcome.state, outcome.message, failure=outcome.failure)
-        except ConflictError:
-            # Marked CRASHED meanwhile (e.g. our heartbeats were late): the store keeps the
-            # verdict it has, and the log says what the run really did.
-            self.client.append_logs(
-                run.id,
-                [f"nborch: run ended as {outcome.state.value} after the store had given up on it"],
-            )
+        pause = 0.5
+        while True:
+            try:
+                self._set_state(run, outcome.state, outcome.message, outcome)
+                return
+            except ConflictError as err:
+                # Not this attempt's any more (e.g. marked CRASHED while the worker was
+                # out of touch): the store keeps the verdict it has.
+                self.echo(f"Flow run '{run.name}' ended {outcome.state.value} here: {err}")
+                return
+            except (StoreError, OSError) as err:
+                if self._runs_abandoned:
+                    raise
+                self._report_error(err)
+            except NborchError:
+                raise
+            except Exception as err:  # the store's driver: the database is away
+                if self._runs_abandoned:
+                    raise
+                self._report_error(err)
+            self._stopped.wait(pause)
+            pause = min(pause * 2, 5.0)
 
     # ---- cancellation and shutdown ---------------------------------------------------------
 
-    def _cancel_requested_runs(self) -> None:
+    def _check_held_runs(self) -> None:
+        """Stop the runs the store no longer gives this worker, and those being cancelled."""
         with self._lock:
-            if not self._active:
-                return
+            held = [a for a in self._active.values() if not (a.settling or a.abandoned)]
+        if not held:
+            return
         try:
-            cancelled = self.client.runs_being_cancelled(self.id)
+            store_says = {r.id: r for r in self.client.held_runs(self.id)}
         except Exception:
             return
-        for run_id in cancelled:
-            with self._lock:
-                active = self._active.get(run_id)
-            if active is None or active.cancel_requested:
-                continue
-            active.cancel_requested = True
-            threading.Thread(target=self._stop_when_started, args=(active,), daemon=True).start()
+        for active in held:
+            now = store_says.get(active.run.id)
+            if now is None or now.attempt != active.run.attempt:
+                self._lose(
+                    active,
+                    f"Flow run '{active.run.name}' is no longer this worker's (the store "
+                    "gave it up or to another worker meanwhile)",
+                )
+            elif now.state is StateType.CANCELLING and not active.cancel_requested:
+                active.cancel_requested = True
+                self._in_background(f"cancel-{active.run.id}", self._stop_when_started, active)
+
+    def _lose(self, active: ActiveRun, reason: str) -> None:
+        """The run may no longer be this worker's: stop it now, and never report it
+        finished."""
+        with active.lock:
+            if active.settling or active.abandoned or active.lost:
+                return
+            active.lost = reason
+        self.echo(f"{reason}; stopping flow run '{active.run.name}'.")
+        self._in_background(f"lose-{active.run.id}", self._stop_when_started, active)
 
     def _stop_when_started(self, active: ActiveRun) -> None:
         if active.started.wait(timeout=60):
@@ -584,10 +682,10 @@ class BaseWorker(ABC, Generic[Job]):
             launching, handle = active.launching, active.handle
         if not launching:
             message = f"Released by worker '{self.name}' shutting down"
-            self.client.set_state(active.run.id, StateType.SCHEDULED, message)
+            self._set_state(active.run, StateType.SCHEDULED, message)
             return
         message = f"Worker '{self.name}' was stopped during the run"
-        self._safe(lambda: self.client.set_state(active.run.id, StateType.CRASHED, message))
+        self._safe(self._set_state, active.run, StateType.CRASHED, message)
         if handle is not None:  # else its launch stops it when it returns
             self.stop(handle)
 

@@ -1,6 +1,8 @@
 """Shipping a run's log lines to the store in small batches, off the run's own thread,
 with the run's secret values masked as a reader of the logs would see them (a value
-written in pieces is masked in each: `nborch.execution.masking.LineMasker`)."""
+written in pieces is masked in each: `nborch.execution.masking.LineMasker`). Each batch
+carries the run's attempt: once the run is lost to it, the store refuses them, and the
+shipper drops what comes after."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from nborch.client.base import NborchClient
+from nborch.errors import RunLostError
 from nborch.execution.masking import LineMasker
 
 # Lines that say nothing to the user: noise from jupyter_client and ipykernel (which logs
@@ -34,10 +37,14 @@ class LogShipper:
         run_id: uuid.UUID,
         interval: float = 0.5,
         tee: Callable[[str], None] | None = None,
+        *,
+        attempt: int | None = None,
     ) -> None:
         self.client = client
         self.tee = tee
         self.run_id = run_id
+        self.attempt = attempt
+        self.lost = False  # the store refused a batch: the run is no longer this attempt's
         self.interval = interval
         self.tail: deque[str] = deque(maxlen=20)
         self._masker = LineMasker()
@@ -70,9 +77,11 @@ class LogShipper:
     def flush(self) -> None:
         with self._lock:
             lines, self._pending = self._pending, []
-        if lines:
+        if lines and not self.lost:
             try:
-                self.client.append_logs(self.run_id, lines)
+                self.client.append_logs(self.run_id, lines, attempt=self.attempt)
+            except RunLostError:
+                self.lost = True
             except Exception:  # the store is busy or gone: keep the lines for the next try
                 with self._lock:
                     self._pending[:0] = lines

@@ -25,4 +25,4 @@ def hand_over_output(client: NborchClient, run: FlowRun) -> None:
         text = Path(run.output_path).read_text(encoding="utf-8")
     except FileNotFoundError:  # the notebook never started: nothing to hand over
         return
-    client.write_output_notebook(run.id, json.loads(text))
+    client.write_output_notebook(run.id, json.loads(text), attempt=run.attempt)

@@ -33,7 +33,7 @@ class RunSecrets:
         """Asks the store only when the run references secrets."""
         if not secret_names(run.parameters, run.job_variables):
             return cls(run, {})
-        return cls(run, client.resolve_run_secrets(run.id))
+        return cls(run, client.resolve_run_secrets(run.id, attempt=run.attempt))
 
     def hide(self, values: Iterable[str]) -> None:
         """Mask these values too."""

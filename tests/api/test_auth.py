@@ -12,7 +12,7 @@ from support.api import Server
 from support.deployments import deploy_hello
 
 from nborch.client.wire_errors import AuthenticationError, PermissionDeniedError
-from nborch.errors import ValidationError
+from nborch.errors import ConflictError, RunLostError, ValidationError
 from nborch.models import StateType as S
 
 
@@ -72,11 +72,28 @@ def test_worker_key_reaches_only_its_pools(sqlite_server: Server) -> None:
     assert worker.get_pool("mine").name == "mine"
     [claimed] = worker.claim_runs("mine", me.id, 5)
     assert claimed.id == my_run.id
-    worker.set_state(claimed.id, S.RUNNING)
-    worker.append_logs(claimed.id, ["hello"])
+    attempt = claimed.attempt
+    worker.set_state(claimed.id, S.RUNNING, attempt=attempt)
+    worker.append_logs(claimed.id, ["hello"], attempt=attempt)
     assert [line.message for line in worker.read_logs(claimed.id)] == ["hello"]
-    worker.set_state(claimed.id, S.COMPLETED)
+    # A worker key writes about a run only as the attempt that holds it ...
+    with pytest.raises(PermissionDeniedError, match=r"only as the attempt that holds it"):
+        worker.append_logs(claimed.id, ["unfenced"])
+    worker.set_state(claimed.id, S.COMPLETED, attempt=attempt)
     assert [r.id for r in worker.list_runs(pool_name="mine")] == [my_run.id]
+    # ... and nothing more once the run has ended.
+    with pytest.raises(RunLostError, match="is COMPLETED"):
+        worker.append_logs(claimed.id, ["after the end"], attempt=attempt)
+    with pytest.raises(RunLostError, match="is COMPLETED"):
+        worker.write_output_notebook(claimed.id, {"cells": []}, attempt=attempt)
+    with pytest.raises(RunLostError, match="is COMPLETED"):
+        worker.record_infrastructure(claimed.id, "pid 1", attempt=attempt)
+    assert [line.message for line in worker.read_logs(claimed.id)] == ["hello"]
+    # Nor does it claim for another pool's worker, through its own pool.
+    theirs = admin.register_worker("t1", "theirs")
+    admin.create_run("hello/a")
+    with pytest.raises(ConflictError, match="serves another work pool than 'mine'"):
+        worker.claim_runs("mine", theirs.id, 5)
 
     # Anything else is refused, and changes nothing.
     refused = [

@@ -47,6 +47,14 @@ def test_the_orchestration_function_takes_the_store_and_every_input(route: Route
     assert _parameters(route) <= set(parameters)
 
 
+@pytest.mark.parametrize(
+    "route", [r for r in CLIENT_ROUTES if r.filled_by_server], ids=lambda route: route.name
+)
+def test_what_the_server_fills_in_comes_from_no_caller(route: Route) -> None:
+    assert not set(route.filled_by_server) & _parameters(route)  # not on the wire
+    assert set(route.filled_by_server) <= set(inspect.signature(route.function()).parameters)
+
+
 def test_every_client_method_is_an_operation() -> None:
     operations = {route.name for route in CLIENT_ROUTES}
     methods = {
@@ -54,13 +62,13 @@ def test_every_client_method_is_an_operation() -> None:
         for name, value in inspect.getmembers(Client)
         if not name.startswith("_") and callable(value)
     }
-    assert methods - operations == {"watch_pool"}
+    assert methods - operations == {"watch_pool", "last_request_sent"}
     assert operations <= methods
     # The two clients add nothing but how to settle an answer lost on the wire.
     assert {name for name in vars(LocalClient) if not name.startswith("_")} == {"store"}
     assert {
         name for name in vars(HttpClient) if not name.startswith("_") and name != "transport"
-    } == {"url", "on_connection", "close", "claim_runs", "set_state"}
+    } == {"url", "on_connection", "close", "claim_runs", "set_state", "last_request_sent"}
 
 
 class RecordingTransportFake:
@@ -102,7 +110,16 @@ def test_a_call_hands_every_argument_by_name_with_defaults_filled_in() -> None:
                 "quota_period": None,
             },
         ),
-        ("set_state", {"run_id": "r1", "state": StateType.RUNNING, "message": "", "failure": None}),
+        (
+            "set_state",
+            {
+                "run_id": "r1",
+                "state": StateType.RUNNING,
+                "message": "",
+                "failure": None,
+                "attempt": None,
+            },
+        ),
     ]
 
 

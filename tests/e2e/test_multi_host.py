@@ -2,6 +2,10 @@
 another process that knows only the server's URL and a worker key (no store, a home of its
 own). The server is killed and restarted mid-run: no run and no log line is lost, and the
 worker says when it lost the server and when it was back. The scheduler lives in the server.
+
+A run is executed once: a second server's scheduler leaves alone the runs of a worker whose
+server is down, and a worker cut off from a live server stops its run before the store gives
+it to another worker (counted by what the notebook itself writes, not by nborch's records).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.deployments import deploy_notebook
+from support.lossy_relay import LossyRelay
 from support.notebooks import make_notebook
 from support.postgres import PostgresServer, create_database, drop_database
 from support.processes import wait_for
@@ -32,6 +37,10 @@ from nborch.store.tables import LeaseRow
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 POOL = "remote"
+# Long enough that the server's restart (seconds on a loaded machine) is not taken for the
+# worker's silence: a worker stops its runs after 60% of it without contact.
+TIMEOUT = 12.0
+SETTINGS = {**FAST, "NBORCH_WORKER_TIMEOUT": str(TIMEOUT)}
 # What the counting notebook prints: numbered lines, with characters a careless pipe mangles.
 NUMBERED = re.compile(r"line \d\d of \d\d — naïve ✓ \| tab\tend")
 
@@ -67,14 +76,15 @@ class MultiHost:
     worker_home: Path
     started: list[OutputProcess] = field(default_factory=list)
 
-    def start_worker(self, *options: str) -> OutputProcess:
-        """`nborch worker start --pool remote OPTIONS` knowing only NBORCH_API_URL and
-        NBORCH_API_KEY (no NBORCH_DATABASE_URL), with an NBORCH_HOME of its own."""
+    def start_worker(self, *options: str, url: str | None = None) -> OutputProcess:
+        """`nborch worker start --pool remote OPTIONS` knowing only NBORCH_API_URL (the
+        server's, or `url`) and NBORCH_API_KEY (no NBORCH_DATABASE_URL), with an
+        NBORCH_HOME of its own."""
         env = environment(
-            NBORCH_API_URL=self.server.url,
+            NBORCH_API_URL=url or self.server.url,
             NBORCH_API_KEY=self.worker_key,
             NBORCH_HOME=str(self.worker_home),
-            **FAST,
+            **SETTINGS,
         )
         worker = OutputProcess(
             nborch_argv("worker", "start", "--pool", POOL, "--poll-interval", "0.2", *options),
@@ -92,7 +102,7 @@ def multi_host(
     name = f"nborch_e2e_{uuid.uuid4().hex[:12]}"
     database_url = create_database(postgres_server, name)
     server_env = environment(
-        NBORCH_DATABASE_URL=database_url, NBORCH_HOME=str(tmp_path / "server-home"), **FAST
+        NBORCH_DATABASE_URL=database_url, NBORCH_HOME=str(tmp_path / "server-home"), **SETTINGS
     )
     server = NborchServer(server_env)
     started: list[OutputProcess] = []
@@ -215,3 +225,101 @@ def test_the_servers_scheduler_makes_the_runs_a_remote_worker_runs(multi_host: M
         lease = session.get(LeaseRow, LEASE)
     assert lease is not None
     assert lease.holder.startswith("server "), lease.holder
+
+
+# ---- a run is executed once -----------------------------------------------------------------
+
+
+def gated_notebook(path: Path) -> Path:
+    """Says it waits, waits for the file `go`, then appends a line to `marks`: each line
+    is one execution to completion."""
+    return make_notebook(
+        path,
+        "go: str = ''\nmarks: str = ''",
+        "import pathlib, time\nprint('waiting for go', flush=True)",
+        "while not pathlib.Path(go).exists():\n    time.sleep(0.1)",
+        "with open(marks, 'a') as f:\n    f.write('done\\n')",
+    )
+
+
+def _start_gated_run(host: MultiHost, tmp: Path, **worker: str) -> tuple[FlowRun, Path, Path]:
+    go, marks = tmp / "go", tmp / "marks"
+    deploy_notebook(
+        host.admin, gated_notebook(host.folder / "gated.ipynb"), POOL, "once", retries=1
+    )
+    run = host.admin.create_run("gated/once", parameters={"go": str(go), "marks": str(marks)})
+    wait_for(
+        lambda: any("waiting for go" in m for m in _logged_lines(host.admin, run)),
+        90,
+        lambda: f"run is {host.admin.get_run(run.id).state}{_explain(host, host.started[-1])}",
+    )
+    return run, go, marks
+
+
+def test_a_second_scheduler_leaves_the_runs_of_a_downed_server_alone(
+    multi_host: MultiHost, tmp_path: Path
+) -> None:
+    host = multi_host
+    second = NborchServer(host.server.env).start()  # its scheduler shares the store
+    try:
+        worker = host.start_worker()
+        run, go, marks = _start_gated_run(host, tmp_path)
+        host.server.kill()
+        go.touch()  # the run ends while its worker cannot tell anyone
+        watcher = HttpClient(second.url, host.admin_key, retry_for=30)
+        time.sleep(TIMEOUT + 6)  # the second scheduler holds the lease and ticks meanwhile
+        seen = watcher.get_run(run.id)
+        explain = _explain(host, worker) + f"\n[second server]\n{second.output}"
+        assert seen.state is StateType.RUNNING, f"{seen.state}: {seen.state_message}{explain}"
+        with open_store(host.database_url).read() as session:
+            lease = session.get(LeaseRow, LEASE)
+        assert lease is not None and f":{second.port} " in lease.holder, explain
+        host.server.start()
+        done = final_run(host.admin, run, timeout=120)
+        explain = _explain(host, worker)
+        assert done.state is StateType.COMPLETED, f"{done.state}: {done.state_message}{explain}"
+        assert (done.run_count, done.attempt) == (1, 1), explain
+        assert StateType.CRASHED not in [entry.type for entry in done.history], explain
+        assert marks.read_text() == "done\n", explain
+        watcher.close()
+    finally:
+        second.stop()
+
+
+def test_a_worker_cut_off_from_its_server_stops_its_run_before_another_gets_it(
+    multi_host: MultiHost, tmp_path: Path
+) -> None:
+    host = multi_host
+    relay = LossyRelay(host.server.port)
+    try:
+        cut_off = host.start_worker(url=relay.url)
+        run, go, marks = _start_gated_run(host, tmp_path)
+        relay.cut()  # the server lives; this worker cannot reach it
+        other = host.start_worker()
+        retried = wait_for(
+            lambda: (
+                (r := host.admin.get_run(run.id)).attempt == 2
+                and r.state is StateType.RUNNING
+                and r
+            ),
+            90,
+            lambda: f"run is {host.admin.get_run(run.id)}{_explain(host, cut_off)}",
+        )
+        assert retried.worker_id != run.worker_id
+        # Stopped when it lost touch, before the store gave the run to the other worker.
+        assert "reached neither its server nor its store" in cut_off.output, cut_off.output
+        crashed = next(h for h in retried.history if h.type is StateType.CRASHED)
+        assert "stopped heartbeating" in crashed.message
+        go.touch()
+        done = final_run(host.admin, run, timeout=120)
+        explain = _explain(host, other) + f"\n[cut-off worker]\n{cut_off.output}"
+        assert done.state is StateType.COMPLETED, f"{done.state}: {done.state_message}{explain}"
+        assert done.run_count == 2, explain
+        relay.mend()  # back in touch: its word about the first attempt is refused
+        cut_off.wait_for_line("no longer", timeout=60)
+        time.sleep(1)
+        assert marks.read_text() == "done\n", explain  # executed to completion once
+        assert host.admin.get_run(run.id).state is StateType.COMPLETED
+        assert cut_off.alive, cut_off.output
+    finally:
+        relay.close()

@@ -13,7 +13,7 @@ from support.deployments import deploy_hello
 from nborch.client import LocalClient
 from nborch.errors import ConflictError, NotFoundError, ParameterError, ValidationError
 from nborch.models import StateType as S
-from nborch.orchestration import claims, runs
+from nborch.orchestration import claims, crash_detection
 from nborch.settings import get_settings
 from nborch.store.tables import FlowRunRow
 from nborch.timeutil import utcnow
@@ -169,7 +169,8 @@ def test_cancel(client: LocalClient, pool: str, worker_id: uuid.UUID) -> None:
     client.claim_runs(pool, worker_id, 1)
     client.set_state(running.id, S.RUNNING)
     assert client.cancel_run(running.id).state is S.CANCELLING
-    assert client.runs_being_cancelled(worker_id) == [str(running.id)]
+    held = client.held_runs(worker_id)
+    assert [(r.id, r.state) for r in held] == [(running.id, S.CANCELLING)]
     assert client.set_state(running.id, S.CANCELLED).state is S.CANCELLED
     with pytest.raises(ConflictError, match="already CANCELLED"):
         client.cancel_run(running.id)
@@ -181,9 +182,9 @@ def test_orphaned_runs_crash_and_are_retried(client: LocalClient, pool: str) -> 
     worker = client.register_worker("doomed", pool).id
     client.claim_runs(pool, worker, 1)
     client.set_state(run.id, S.RUNNING)
-    assert runs.crash_orphaned_runs(client.store) == []  # its worker is alive
+    assert crash_detection.crash_orphaned_runs(client.store) == []  # its worker is alive
     later = utcnow() + timedelta(seconds=get_settings().worker_timeout + 5)
-    assert runs.crash_orphaned_runs(client.store, now=later) == [str(run.id)]
+    assert crash_detection.crash_orphaned_runs(client.store, now=later) == [str(run.id)]
     retried = client.get_run(run.id)
     assert [h.type for h in retried.history][-2:] == [S.CRASHED, S.SCHEDULED]
     assert "stopped heartbeating" in retried.history[-2].message
@@ -204,7 +205,7 @@ def test_run_that_never_started_is_rescheduled_when_its_worker_dies(
     worker = client.register_worker("doomed", pool).id
     client.claim_runs(pool, worker, 1)
     client.heartbeat(worker, stopped=True)
-    runs.crash_orphaned_runs(client.store)
+    crash_detection.crash_orphaned_runs(client.store)
     assert client.get_run(run.id).state is S.SCHEDULED
 
 

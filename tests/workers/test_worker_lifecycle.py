@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import make_notebook
+from support.processes import wait_for
 
 from nborch.client import LocalClient
 from nborch.models import FINAL_STATES, FlowRun, StateType
@@ -23,9 +26,9 @@ class RecordingClientSpy(LocalClient):
         super().__init__(client.store)
         self.calls: list[tuple[str, Any]] = []
 
-    def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str]) -> None:
+    def append_logs(self, run_id: str | uuid.UUID, lines: Sequence[str], **kwargs: Any) -> None:
         self.calls.append(("logs", list(lines)))
-        super().append_logs(run_id, lines)
+        super().append_logs(run_id, lines, **kwargs)
 
     def set_state(
         self, run_id: str | uuid.UUID, state: StateType, message: str = "", **kwargs: Any
@@ -118,3 +121,45 @@ def test_a_run_that_cannot_start_fails_with_the_reason_and_retries_are_bounded(
     assert "NBORCH_MISSING_TOKEN" in second.state_message
     assert "Set them in the worker's environment" in second.state_message
     assert second.run_count == 2
+
+
+def test_a_run_the_store_gives_up_is_stopped_at_once(
+    sqlite_client: LocalClient, tmp_path: Path
+) -> None:
+    """The store marks a running run CRASHED behind its worker's back (as crash detection
+    would): the worker stops it before it can finish, and writes nothing more about it."""
+    client = sqlite_client
+    client.create_pool("local", "process")
+    go, marks = tmp_path / "go", tmp_path / "marks"
+    notebook = make_notebook(
+        tmp_path / "gated.ipynb",
+        "go: str = ''\nmarks: str = ''",
+        "import pathlib, time\nprint('waiting for go', flush=True)",
+        "while not pathlib.Path(go).exists():\n    time.sleep(0.1)",
+        "with open(marks, 'a') as f:\n    f.write('done\\n')",
+    )
+    deploy_notebook(client, notebook, "local", "gated")
+    run = client.create_run("gated/gated", parameters={"go": str(go), "marks": str(marks)})
+    said: list[str] = []
+    worker = ProcessWorker(client, "local", echo=said.append, poll_interval=0.1)
+    thread = threading.Thread(target=worker.start, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: any("waiting for go" in line.message for line in client.read_logs(run.id)),
+            90,
+            lambda: "\n".join(said),
+        )
+        client.set_state(run.id, StateType.CRASHED, "given up by the store")
+        logged = client.read_logs(run.id)
+        wait_for(lambda: worker.active_runs == 0, 60, lambda: "\n".join(said))
+        go.touch()
+        time.sleep(1)
+        assert not marks.exists(), "the lost run went on to the end"
+        assert any("is no longer this worker's" in line for line in said), said
+        done = client.get_run(run.id)
+        assert (done.state, done.state_message) == (StateType.CRASHED, "given up by the store")
+        assert client.read_logs(run.id) == logged  # its later lines were refused
+    finally:
+        worker.request_stop(force=True)
+        thread.join(60)
