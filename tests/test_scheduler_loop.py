@@ -1,6 +1,7 @@
-"""The scheduler loop: a server that has just started leaves the runs of silent workers
-alone for a grace period (while it was down, they could not send it their heartbeats); a
-tick that stopped at its batch is followed at once by the next, not an interval later."""
+"""The scheduler loop: a scheduler that has not been ticking without a break for a grace
+period (it just started, or another process held the lease, or the store was away) leaves
+the runs of silent workers alone (they could not send their heartbeats meanwhile); a tick
+that stopped at its batch is followed at once by the next, not an interval later."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from support.deployments import deploy_hello
 from support.processes import wait_for
 
 from nborch.client import LocalClient
-from nborch.models import StateType
+from nborch.models import FlowRun, StateType
+from nborch.orchestration.scheduler import LEASE
 from nborch.scheduler_loop import SchedulerLoop, tick_until_done
 from nborch.settings import get_settings
-from nborch.store.tables import WorkerRow
+from nborch.store.tables import LeaseRow, WorkerRow
 from nborch.timeutil import utcnow
 
 
-def test_orphaned_runs_are_crashed_only_after_the_grace(sqlite_client: LocalClient) -> None:
-    client = sqlite_client
+def silent_worker_run(client: LocalClient) -> FlowRun:
+    """A RUNNING run whose worker's last heartbeat is an hour old."""
     client.create_pool("local", "process")
     deploy_hello(client, "local")
     run = client.create_run("hello/demo")
@@ -34,7 +36,12 @@ def test_orphaned_runs_are_crashed_only_after_the_grace(sqlite_client: LocalClie
             .where(WorkerRow.id == str(worker.id))
             .values(last_heartbeat=utcnow() - timedelta(hours=1))
         )
+    return run
 
+
+def test_orphaned_runs_are_crashed_only_after_the_grace(sqlite_client: LocalClient) -> None:
+    client = sqlite_client
+    run = silent_worker_run(client)
     within_grace = SchedulerLoop(client, "server", interval=0.05, orphan_grace=3600).start()
     try:
         wait_for(lambda: within_grace.last, 30)  # it holds the lease and has ticked
@@ -51,6 +58,25 @@ def test_orphaned_runs_are_crashed_only_after_the_grace(sqlite_client: LocalClie
     finally:
         after_grace.stop()
     assert "silent" in crashed.state_message
+
+
+def test_the_grace_starts_again_when_the_loop_takes_the_lease(
+    sqlite_client: LocalClient,
+) -> None:
+    """Another scheduler held the lease (it may have been away): this one, taking over,
+    first gives the workers a grace of its own."""
+    client = sqlite_client
+    run = silent_worker_run(client)
+    with client.store.write() as session:
+        session.add(LeaseRow(name=LEASE, holder="another", expires=utcnow() + timedelta(seconds=3)))
+    loop = SchedulerLoop(client, "server", interval=0.05, orphan_grace=2.5).start()
+    try:
+        first = wait_for(lambda: loop.last, 30)  # once the other's lease ran out
+        assert first.crashed == 0, "crashed before a grace of unbroken ticks"
+        assert client.get_run(run.id).state is StateType.RUNNING
+        wait_for(lambda: client.get_run(run.id).state is StateType.CRASHED, 30)
+    finally:
+        loop.stop()
 
 
 def deploy_three(client: LocalClient) -> None:
