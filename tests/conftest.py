@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support.api import Server
+from support.ci import in_ci, unavailable
 from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
 from support.processes import WorkerProcess
@@ -32,9 +33,7 @@ NOTEBOOKS = REPO / "notebooks"
 def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()
     if isinstance(server, str):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {server}")
-        pytest.skip(server)
+        unavailable("PostgreSQL", server)
     yield server
     server.stop()
 
@@ -44,9 +43,7 @@ def docker_engine() -> docker.DockerClient:
     """The machine's real Docker engine; the docker tests are skipped (failed in CI) without."""
     engine = engine_or_reason()
     if isinstance(engine, str):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a Docker engine: {engine}")
-        pytest.skip(engine)
+        unavailable("a Docker engine", engine)
     return engine
 
 
@@ -61,9 +58,7 @@ def runtime_image(docker_engine: docker.DockerClient) -> Iterator[str]:
     try:
         tag = build_runtime_image(echo=lambda line: print(f"[runtime image] {line}")).tag
     except InfrastructureError as err:  # e.g. not root, so no debootstrap
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the runtime image: {err}")
-        pytest.skip(f"no runtime image: {err}")
+        unavailable("the runtime image", f"no runtime image: {err}")
     yield tag
     remove_test_images(docker_engine)
 
@@ -146,3 +141,28 @@ def sqlite_server(sqlite_client: LocalClient) -> Iterator[Server]:
     admin = sqlite_client.create_api_key("test-admin", "admin").key
     with BackgroundServer(run_scheduler=False, echo=lambda _line: None) as running:
         yield Server(running.url, admin, sqlite_client)
+
+
+# ---- under CI, a skip is a failure ------------------------------------------------------
+# CI (`.ci/run` sets CI=true) has everything the tests need: a test skipped there did not
+# run, and a green run would claim what it never checked. The run fails, naming each skip.
+
+SKIPPED: list[str] = []  # "node id: reason", as the tests run
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        SKIPPED.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if in_ci() and SKIPPED and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if in_ci() and SKIPPED:
+        terminalreporter.section("skipped under CI, so this run fails", red=True, bold=True)
+        for line in SKIPPED:
+            terminalreporter.line(f"SKIPPED {line}")
