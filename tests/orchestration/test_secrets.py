@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from support.deployments import deploy_hello
+from support.stored_bytes import leaks, stored_bytes, stored_forms
 
 from nborch.client import LocalClient
 from nborch.errors import (
@@ -26,7 +27,7 @@ from nborch.errors import (
 )
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.jobs.resolve import validate_job_variables
-from nborch.models import ParameterSpec, PoolType, ScheduleSpec
+from nborch.models import ParameterSpec, PoolType, ScheduleSpec, StateType
 from nborch.parameters import parse_cli_value, validate_parameters
 from nborch.secret_references import secret_names, substitute_secrets
 from nborch.settings import reset_settings
@@ -44,20 +45,43 @@ def _claimed(client: LocalClient, pool: str):  # type: ignore[no-untyped-def]
 
 
 def test_values_are_encrypted_at_rest_under_a_key_file_of_mode_0600(
-    sqlite_client: LocalClient, nborch_home: Path
+    client: LocalClient, database_url: str, nborch_home: Path
 ) -> None:
-    value = f"s3cr3t-{uuid.uuid4().hex}"
-    first = sqlite_client.set_secret("API_TOKEN", value)
-    again = sqlite_client.set_secret("API_TOKEN", value + "-2")  # replaced in place
+    unique = uuid.uuid4().hex
+    value = f"s3cr\u00e9t-\u2713-{unique}"  # é and ✓: two and three bytes in UTF-8
+    first = client.set_secret("API_TOKEN", value)
+    again = client.set_secret("API_TOKEN", value + "-2")  # replaced in place
     assert again.created == first.created and again.updated > first.updated
-    [listed] = sqlite_client.list_secrets()
+    [listed] = client.list_secrets()
     assert listed.model_dump().keys() == {"name", "created", "updated"}
     key_file = nborch_home / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    sqlite_client.store.dispose()
-    stored = b"".join(p.read_bytes() for p in nborch_home.glob("nborch.db*"))
+    client.store.dispose()
+    stored = stored_bytes(database_url)
     assert b"API_TOKEN" in stored  # the row is there...
-    assert value.encode() not in stored  # ...its value is not
+    assert leaks(stored, stored_forms(value, unique)) == []  # ...its value is not
+
+
+def test_the_store_scan_finds_a_clear_copy_in_a_text_or_json_column(
+    client: LocalClient, database_url: str, pool: str
+) -> None:
+    """The scan above, shown to see what it must: a value planted in clear, in a text
+    column (a log line, a state message) and in a JSON column (a run's parameters)."""
+    unique = uuid.uuid4().hex
+    value = f'pa"ss\u00e9\\{unique}'
+    forms = stored_forms(value, unique)
+    deploy_hello(client, pool)
+    client.create_run("hello/demo", parameters={"name": value})
+    client.store.dispose()
+    in_json = leaks(stored_bytes(database_url), forms)
+    assert json.dumps(value)[1:-1].encode() in in_json and unique.encode() in in_json
+    assert value.encode() not in in_json  # JSON escapes the é: only a text column has it so
+    other = client.create_run("hello/demo")
+    client.set_state(other.id, StateType.CANCELLED, f"planted: {value}")
+    client.append_logs(other.id, [f"planted: {value}"])
+    client.store.dispose()
+    in_text = leaks(stored_bytes(database_url), forms)
+    assert value.encode() in in_text and unique.encode() in in_text
 
 
 def test_a_wrong_key_names_the_secret_and_the_fix(
