@@ -129,6 +129,7 @@ class BaseWorker(ABC, Generic[Job]):
         self._pool_watch: Any = None  # wakes the worker when its pool gets work
         self._threads: list[threading.Thread] = []
         self._runs_abandoned = False  # a forced stop stopped the runs in hand
+        self._said_idle = False  # "waiting for runs" said since the worker last had some
 
     # ---- what a pool type provides -----------------------------------------------------
 
@@ -278,6 +279,7 @@ class BaseWorker(ABC, Generic[Job]):
             self._cancel_requested_runs()
             if long_polled and not self.active_runs:
                 continue  # it has waited for runs already
+            self._say_when_idle()
             self._wake.wait(self._idle_wait() if not self.active_runs else self._busy_wait())
             self._wake.clear()
         while self.active_runs and not self._stopped.is_set():
@@ -287,6 +289,15 @@ class BaseWorker(ABC, Generic[Job]):
             with self._lock:
                 if all(a.abandoned for a in self._active.values()):
                     break
+
+    def _say_when_idle(self) -> None:
+        """Say once per idle spell, after its last claim, that the worker waits for runs
+        (woken when one comes): an operator, and a test, can tell it is idle."""
+        if self.active_runs:
+            self._said_idle = False
+        elif not self._said_idle:
+            self._said_idle = True
+            self.echo(f"Worker '{self.name}' is waiting for runs.")
 
     def _idle_wait(self) -> float:
         """Seconds to sleep: a poll interval, or less when a run is due sooner, so that it
@@ -364,6 +375,8 @@ class BaseWorker(ABC, Generic[Job]):
         if free <= 0:
             return False
         wait = self._long_poll_wait()
+        if wait > 0:
+            self._say_when_idle()  # the claim itself waits for runs
         try:
             runs = self.client.claim_runs(
                 self.pool_name,
@@ -396,6 +409,7 @@ class BaseWorker(ABC, Generic[Job]):
         active = ActiveRun(run)
         with self._lock:
             self._active[str(run.id)] = active
+        self._said_idle = False  # idle again once it is done: say so then
         thread = threading.Thread(
             target=self._execute, args=(active,), name=f"run-{run.id}", daemon=True
         )
