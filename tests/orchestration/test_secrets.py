@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -107,23 +106,30 @@ def test_a_wrong_key_names_the_secret_and_the_fix(
         client.set_secret("OTHER", "v")
 
 
-def test_processes_racing_to_make_the_key_file_end_with_one_key(nborch_home: Path) -> None:
-    start = time.time() + 1.5  # every process is up by then, and they go together
+def test_processes_racing_to_make_the_key_file_end_with_one_key(
+    nborch_home: Path, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"  # made once every racer is up: they go together
     code = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         "from nborch.orchestration.secret_box import secret_box\n"
-        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "print('ready', flush=True)\n"
+        "while not os.path.exists(sys.argv[1]):\n"
+        "    time.sleep(0.001)\n"
         "print(secret_box().encrypt(sys.argv[2]))\n"
     )
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(start), f"value-{i}"],
+            [sys.executable, "-c", code, str(go), f"value-{i}"],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "NBORCH_HOME": str(nborch_home)},
         )
         for i in range(6)
     ]
+    for racer in racers:
+        assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+    go.touch()
     tokens = [racer.communicate(timeout=60)[0].strip() for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     key = Fernet((nborch_home / "secret.key").read_bytes().strip())
