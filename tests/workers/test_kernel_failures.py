@@ -7,7 +7,6 @@ loop."""
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from support.deployments import deploy_notebook
 from support.kernelspecs import busy_port_kernel, never_ready_kernel
 from support.notebooks import make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
+from support.threads import blocked_in, thread_named
 from support.workers import create_process_pool, final_run, logged, start_worker
 
 from nborch.client import LocalClient
@@ -115,23 +115,6 @@ def block_kernel_loop(worker: ProcessWorker, seconds: float) -> None:
     worker.kernel_runs.loop.call(time.sleep, seconds)
 
 
-def launch_waits_on_the_loop(run_id: object) -> bool:
-    """Whether the run's thread (in this process) is in its launch, waiting for the kernel
-    loop to start the kernel."""
-    for thread in threading.enumerate():
-        if thread.name != f"run-{run_id}" or thread.ident is None:
-            continue
-        frame = sys._current_frames().get(thread.ident)
-        waiting = frame is not None and frame.f_code.co_filename.endswith("threading.py")
-        while frame is not None:
-            if frame.f_code.co_name == "launch" and frame.f_code.co_filename.endswith(
-                "kernel_runs.py"
-            ):
-                return waiting
-            frame = frame.f_back
-    return False
-
-
 def test_a_second_signal_stops_at_once_though_a_launch_is_stuck(
     in_process_worker: ProcessWorker, sqlite_client: LocalClient, tmp_path: Path
 ) -> None:
@@ -140,7 +123,8 @@ def test_a_second_signal_stops_at_once_though_a_launch_is_stuck(
     block_kernel_loop(worker, 20)
     run = client.create_run("nb/demo")
     wait_for(lambda: client.get_run(run.id).state is StateType.RUNNING, 30)
-    wait_for(lambda: launch_waits_on_the_loop(run.id), 30)
+    # Its launch now waits on the blocked loop.
+    wait_for(lambda: blocked_in(thread_named(f"run-{run.id}"), "launch", "kernel_runs.py"), 30)
     stopping = threading.Thread(target=worker.request_stop, args=(True,), daemon=True)
     stopping.start()
     stopping.join(10)  # the loop stays blocked for 20 s
