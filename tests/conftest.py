@@ -6,7 +6,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
@@ -14,7 +13,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support.api import Server
-from support.ci import in_ci, unavailable
+from support.ci import (  # noqa: F401 (the hooks: under CI, a skip fails the run)
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    unavailable,
+)
 from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
 from support.processes import WorkerProcess
@@ -141,28 +145,3 @@ def sqlite_server(sqlite_client: LocalClient) -> Iterator[Server]:
     admin = sqlite_client.create_api_key("test-admin", "admin").key
     with BackgroundServer(run_scheduler=False, echo=lambda _line: None) as running:
         yield Server(running.url, admin, sqlite_client)
-
-
-# ---- under CI, a skip is a failure ------------------------------------------------------
-# CI (`.ci/run` sets CI=true) has everything the tests need: a test skipped there did not
-# run, and a green run would claim what it never checked. The run fails, naming each skip.
-
-SKIPPED: list[str] = []  # "node id: reason", as the tests run
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
-        SKIPPED.append(f"{report.nodeid}: {reason}")
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if in_ci() and SKIPPED and exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if in_ci() and SKIPPED:
-        terminalreporter.section("skipped under CI, so this run fails", red=True, bold=True)
-        for line in SKIPPED:
-            terminalreporter.line(f"SKIPPED {line}")
