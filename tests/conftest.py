@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -14,6 +13,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from support.api import Server
+from support.ci import (  # noqa: F401 (the hooks: under CI, a skip fails the run)
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    unavailable,
+)
 from support.docker import engine_or_reason, remove_test_images
 from support.postgres import PostgresServer, create_database, drop_database, start_postgres
 from support.processes import WorkerProcess
@@ -32,9 +37,7 @@ NOTEBOOKS = REPO / "notebooks"
 def postgres_server() -> Iterator[PostgresServer]:
     server = start_postgres()
     if isinstance(server, str):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {server}")
-        pytest.skip(server)
+        unavailable("PostgreSQL", server)
     yield server
     server.stop()
 
@@ -44,9 +47,7 @@ def docker_engine() -> docker.DockerClient:
     """The machine's real Docker engine; the docker tests are skipped (failed in CI) without."""
     engine = engine_or_reason()
     if isinstance(engine, str):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a Docker engine: {engine}")
-        pytest.skip(engine)
+        unavailable("a Docker engine", engine)
     return engine
 
 
@@ -61,9 +62,7 @@ def runtime_image(docker_engine: docker.DockerClient) -> Iterator[str]:
     try:
         tag = build_runtime_image(echo=lambda line: print(f"[runtime image] {line}")).tag
     except InfrastructureError as err:  # e.g. not root, so no debootstrap
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs the runtime image: {err}")
-        pytest.skip(f"no runtime image: {err}")
+        unavailable("the runtime image", f"no runtime image: {err}")
     yield tag
     remove_test_images(docker_engine)
 

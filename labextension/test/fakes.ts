@@ -92,3 +92,17 @@ export async function settle(): Promise<void> {
     await Promise.resolve();
   }
 }
+
+/**
+ * Resolves once `condition()` holds; rejects, saying `what`, if it still does not after
+ * `ms` (a bound on failure only: it holds within a few turns of the event loop).
+ */
+export async function until(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`still not true after ${ms} ms: ${what}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 5));
+  }
+}

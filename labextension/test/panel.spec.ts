@@ -1,6 +1,6 @@
 import { OrchestrationPanel } from '../src/panel';
 import type { PanelHost } from '../src/panel';
-import { FakeServer } from './fakes';
+import { FakeServer, until } from './fakes';
 import { deployment, pool, run, worker } from './samples';
 
 function host(changes: Partial<PanelHost> = {}): PanelHost {
@@ -118,15 +118,22 @@ describe('OrchestrationPanel', () => {
 
   it('runs a deployment through its host, and refreshes after', async () => {
     const server = populated();
-    const runDeployment = jest.fn(() => Promise.resolve(run({ id: 'r3' })));
+    const created = run({ id: 'r3', name: 'new-owl', state: 'SCHEDULED' });
+    const runDeployment = jest.fn(() => {
+      server.answer('GET /flow-runs', { body: [created] }); // what the server now has
+      return Promise.resolve(created);
+    });
     const panel = new OrchestrationPanel(server.api(), host({ runDeployment }));
     await panel.refresh();
     const before = server.sent.length;
     panel.node.querySelector<HTMLButtonElement>('.nborch-deployment .nborch-run-button')?.click();
-    await new Promise(resolve => setTimeout(resolve, 0));
-    await panel.refresh();
+    // No refresh from the test: the panel's own, after the host created the run.
+    await until(
+      () => server.sent.slice(before).some(s => s.method === 'GET' && new URL(s.url).pathname.endsWith('/flow-runs')),
+      'the panel asked for the runs again'
+    );
+    await until(() => panel.node.querySelector('.nborch-run[data-id="r3"]') !== null, 'the new run is shown');
     expect(runDeployment).toHaveBeenCalledWith(expect.objectContaining({ name: 'daily' }));
-    expect(server.sent.length).toBeGreaterThan(before);
     panel.dispose();
   });
 });

@@ -146,6 +146,7 @@ class BaseWorker(ABC, Generic[Job]):
         # time.monotonic() when the last heartbeat that reached the store was sent.
         self._last_contact = time.monotonic()
         self._fence_after = SELF_FENCE_FRACTION * settings.worker_timeout
+        self._said_idle = False  # "waiting for runs" said since the worker last had some
 
     # ---- what a pool type provides -----------------------------------------------------
 
@@ -295,6 +296,7 @@ class BaseWorker(ABC, Generic[Job]):
             self._check_held_runs()
             if long_polled and not self.active_runs:
                 continue  # it has waited for runs already
+            self._say_when_idle()
             self._wake.wait(self._idle_wait() if not self.active_runs else self._busy_wait())
             self._wake.clear()
         while self.active_runs and not self._stopped.is_set():
@@ -304,6 +306,15 @@ class BaseWorker(ABC, Generic[Job]):
             with self._lock:
                 if all(a.abandoned for a in self._active.values()):
                     break
+
+    def _say_when_idle(self) -> None:
+        """Say once per idle spell, after its last claim, that the worker waits for runs
+        (woken when one comes): an operator, and a test, can tell it is idle."""
+        if self.active_runs:
+            self._said_idle = False
+        elif not self._said_idle:
+            self._said_idle = True
+            self.echo(f"Worker '{self.name}' is waiting for runs.")
 
     def _idle_wait(self) -> float:
         """Seconds to sleep: a poll interval, or less when a run is due sooner, so that it
@@ -409,6 +420,8 @@ class BaseWorker(ABC, Generic[Job]):
         if free <= 0:
             return False
         wait = self._long_poll_wait()
+        if wait > 0:
+            self._say_when_idle()  # the claim itself waits for runs
         try:
             runs = self.client.claim_runs(
                 self.pool_name,
@@ -441,6 +454,7 @@ class BaseWorker(ABC, Generic[Job]):
         active = ActiveRun(run)
         with self._lock:
             self._active[str(run.id)] = active
+        self._said_idle = False  # idle again once it is done: say so then
         thread = threading.Thread(
             target=self._execute, args=(active,), name=f"run-{run.id}", daemon=True
         )

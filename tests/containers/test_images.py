@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from support.ci import unavailable
 from support.cli import as_json, error_line, invoker, ok
 from support.docker import Registry, remove_containers
 from support.notebooks import make_notebook
@@ -220,9 +220,7 @@ def test_an_image_for_a_process_pool_is_refused_before_any_build(
 def registry(tmp_path: Path) -> Iterator[Registry]:
     if shutil.which("docker-registry") is None:
         reason = "docker-registry is not installed (as root, make services installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs it: {reason}")
-        pytest.skip(reason)
+        unavailable("docker-registry", reason)
     started = Registry(tmp_path)
     started.wait_ready()
     yield started

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.ci import unavailable
 
 from nborch.containers.run_folder import prepare_run_folder, reclaim_run_folder
 from nborch.errors import NotebookError
@@ -54,8 +55,9 @@ def test_a_notebook_missing_on_this_machine_is_a_clear_error(tmp_path: Path) -> 
         prepare_run_folder(run)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root can make a file another user's")
 def test_files_the_container_user_wrote_become_the_worker_s(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        unavailable("root", "only root can make a file another user's")
     run_dir = tmp_path / "run"
     run_dir.mkdir(mode=0o777)
     output = run_dir / "output.ipynb"

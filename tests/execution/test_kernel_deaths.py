@@ -111,7 +111,9 @@ def test_a_kernel_that_cannot_bind_its_port_dies_saying_why(
 def test_a_kernel_killed_mid_cell_ends_the_execution_at_once(
     loop: KernelLoop, host: KernelHost, tmp_path: Path
 ) -> None:
-    notebook = make_notebook(tmp_path / "sleeps.ipynb", None, "import time\ntime.sleep(600)")
+    notebook = make_notebook(
+        tmp_path / "sleeps.ipynb", None, "import time\nprint('asleep', flush=True)\ntime.sleep(600)"
+    )
     lines: list[str] = []
     log = line_logger("test", lines.append)
     nb, _ = prepare_notebook(
@@ -126,9 +128,8 @@ def test_a_kernel_killed_mid_cell_ends_the_execution_at_once(
             "running the notebook",
         )
         running = asyncio.ensure_future(execution)
-        while not any(line.startswith("Executing Cell 1") for line in lines):
+        while not any("asleep" in line for line in lines):  # the cell is in its sleep
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # the cell is in its sleep
         assert kernel.pid is not None
         os.kill(kernel.pid, signal.SIGKILL)
         try:

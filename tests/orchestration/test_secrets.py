@@ -8,13 +8,13 @@ import os
 import stat
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from support.deployments import deploy_hello
+from support.stored_bytes import leaks, stored_bytes, stored_forms
 
 from nborch.client import LocalClient
 from nborch.errors import (
@@ -26,7 +26,7 @@ from nborch.errors import (
 )
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.jobs.resolve import validate_job_variables
-from nborch.models import ParameterSpec, PoolType, ScheduleSpec
+from nborch.models import ParameterSpec, PoolType, ScheduleSpec, StateType
 from nborch.parameters import parse_cli_value, validate_parameters
 from nborch.secret_references import secret_names, substitute_secrets
 from nborch.settings import reset_settings
@@ -44,20 +44,43 @@ def _claimed(client: LocalClient, pool: str):  # type: ignore[no-untyped-def]
 
 
 def test_values_are_encrypted_at_rest_under_a_key_file_of_mode_0600(
-    sqlite_client: LocalClient, nborch_home: Path
+    client: LocalClient, database_url: str, nborch_home: Path
 ) -> None:
-    value = f"s3cr3t-{uuid.uuid4().hex}"
-    first = sqlite_client.set_secret("API_TOKEN", value)
-    again = sqlite_client.set_secret("API_TOKEN", value + "-2")  # replaced in place
+    unique = uuid.uuid4().hex
+    value = f"s3cr\u00e9t-\u2713-{unique}"  # é and ✓: two and three bytes in UTF-8
+    first = client.set_secret("API_TOKEN", value)
+    again = client.set_secret("API_TOKEN", value + "-2")  # replaced in place
     assert again.created == first.created and again.updated > first.updated
-    [listed] = sqlite_client.list_secrets()
+    [listed] = client.list_secrets()
     assert listed.model_dump().keys() == {"name", "created", "updated"}
     key_file = nborch_home / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    sqlite_client.store.dispose()
-    stored = b"".join(p.read_bytes() for p in nborch_home.glob("nborch.db*"))
+    client.store.dispose()
+    stored = stored_bytes(database_url)
     assert b"API_TOKEN" in stored  # the row is there...
-    assert value.encode() not in stored  # ...its value is not
+    assert leaks(stored, stored_forms(value, unique)) == []  # ...its value is not
+
+
+def test_the_store_scan_finds_a_clear_copy_in_a_text_or_json_column(
+    client: LocalClient, database_url: str, pool: str
+) -> None:
+    """The scan above, shown to see what it must: a value planted in clear, in a text
+    column (a log line, a state message) and in a JSON column (a run's parameters)."""
+    unique = uuid.uuid4().hex
+    value = f'pa"ss\u00e9\\{unique}'
+    forms = stored_forms(value, unique)
+    deploy_hello(client, pool)
+    client.create_run("hello/demo", parameters={"name": value})
+    client.store.dispose()
+    in_json = leaks(stored_bytes(database_url), forms)
+    assert json.dumps(value)[1:-1].encode() in in_json and unique.encode() in in_json
+    assert value.encode() not in in_json  # JSON escapes the é: only a text column has it so
+    other = client.create_run("hello/demo")
+    client.set_state(other.id, StateType.CANCELLED, f"planted: {value}")
+    client.append_logs(other.id, [f"planted: {value}"])
+    client.store.dispose()
+    in_text = leaks(stored_bytes(database_url), forms)
+    assert value.encode() in in_text and unique.encode() in in_text
 
 
 def test_a_wrong_key_names_the_secret_and_the_fix(
@@ -83,23 +106,30 @@ def test_a_wrong_key_names_the_secret_and_the_fix(
         client.set_secret("OTHER", "v")
 
 
-def test_processes_racing_to_make_the_key_file_end_with_one_key(nborch_home: Path) -> None:
-    start = time.time() + 1.5  # every process is up by then, and they go together
+def test_processes_racing_to_make_the_key_file_end_with_one_key(
+    nborch_home: Path, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"  # made once every racer is up: they go together
     code = (
-        "import sys, time\n"
+        "import os, sys, time\n"
         "from nborch.orchestration.secret_box import secret_box\n"
-        "time.sleep(max(0.0, float(sys.argv[1]) - time.time()))\n"
+        "print('ready', flush=True)\n"
+        "while not os.path.exists(sys.argv[1]):\n"
+        "    time.sleep(0.001)\n"
         "print(secret_box().encrypt(sys.argv[2]))\n"
     )
     racers = [
         subprocess.Popen(
-            [sys.executable, "-c", code, str(start), f"value-{i}"],
+            [sys.executable, "-c", code, str(go), f"value-{i}"],
             stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "NBORCH_HOME": str(nborch_home)},
         )
         for i in range(6)
     ]
+    for racer in racers:
+        assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+    go.touch()
     tokens = [racer.communicate(timeout=60)[0].strip() for racer in racers]
     assert all(racer.returncode == 0 for racer in racers)
     key = Fernet((nborch_home / "secret.key").read_bytes().strip())

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from support.deployments import deploy_hello
+from support.processes import wait_for
+from support.threads import blocked_in
 
 from nborch.client import LocalClient
 from nborch.models import StateType
@@ -121,7 +123,13 @@ def test_a_long_poll_claim_answers_when_a_run_comes(pools: LocalClient) -> None:
     started = time.monotonic()
     assert client.claim_runs("etl", worker, 1, wait=0.5) == []  # nothing comes: the wait ends
     assert 0.4 <= time.monotonic() - started < WITHIN
-    later = threading.Timer(1.0, lambda: client.create_run("hello/demo"))
+    claiming = threading.current_thread()
+
+    def once_it_waits() -> None:  # a run made then is found by a wake-up, nothing else
+        wait_for(lambda: blocked_in(claiming, "claim_waiting", "claims.py"), 60)
+        client.create_run("hello/demo")
+
+    later = threading.Thread(target=once_it_waits, daemon=True)
     later.start()
     started = time.monotonic()
     claimed = client.claim_runs("etl", worker, 1, wait=30)

@@ -20,8 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
-
+from support.ci import unavailable
 from support.deployments import HELLO
 from support.labextension import built_or_skip
 from support.processes import wait_for
@@ -51,9 +50,7 @@ def playwright_or_skip() -> ModuleType:
     elif importlib.util.find_spec("playwright") is None:
         reason = "Python playwright is not installed: pip install -e '.[test]'"
     if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs a browser: {reason}")
-        pytest.skip(reason)
+        unavailable("a browser", reason)
     return importlib.import_module("playwright.sync_api")
 
 

@@ -3,11 +3,11 @@ which `make labextension` makes with Node.js and packages from the npm registry.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
+from support.ci import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = REPO / "labextension"
@@ -15,10 +15,8 @@ DIST = SOURCES / "dist"
 NAME = "nborch-labextension"
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI needs the JupyterLab extension: {reason}")
-    pytest.skip(reason)
+def _unavailable(reason: str) -> NoReturn:
+    unavailable("the JupyterLab extension", reason)
 
 
 def npm_or_skip() -> str:

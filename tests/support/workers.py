@@ -7,14 +7,19 @@ from nborch.jobs import default_base_job_template
 from nborch.models import FlowRun, PoolType, WorkPool
 from support.processes import WorkerProcess, wait_for
 
-# Short heartbeats, checks and grace periods, so that the end-to-end tests are quick.
+# Short heartbeats, checks and grace periods, so that the end-to-end tests are quick; but a
+# worker counts as gone only after 30 s without a heartbeat (60 missed), so that a live
+# worker starved of CPU on a loaded machine is never taken for dead. The tests of crash
+# detection itself shorten that (CRASH_DETECTION).
 FAST = {
     "NBORCH_HEARTBEAT_INTERVAL": "0.5",
-    "NBORCH_WORKER_TIMEOUT": "3",
+    "NBORCH_WORKER_TIMEOUT": "30",
     "NBORCH_CANCEL_CHECK_INTERVAL": "0.2",
     "NBORCH_KILL_GRACE_PERIOD": "2",
     "NBORCH_SCHEDULER_INTERVAL": "0.5",
 }
+# For a worker whose job in a test is to notice that another one died.
+CRASH_DETECTION = {"NBORCH_WORKER_TIMEOUT": "3"}
 
 
 def start_worker(

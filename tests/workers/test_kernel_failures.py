@@ -17,6 +17,7 @@ from support.deployments import deploy_notebook
 from support.kernelspecs import busy_port_kernel, never_ready_kernel
 from support.notebooks import make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
+from support.threads import blocked_in, thread_named
 from support.workers import create_process_pool, final_run, logged, start_worker
 
 from nborch.client import LocalClient
@@ -122,7 +123,8 @@ def test_a_second_signal_stops_at_once_though_a_launch_is_stuck(
     block_kernel_loop(worker, 20)
     run = client.create_run("nb/demo")
     wait_for(lambda: client.get_run(run.id).state is StateType.RUNNING, 30)
-    time.sleep(0.5)  # its launch now waits on the blocked loop
+    # Its launch now waits on the blocked loop.
+    wait_for(lambda: blocked_in(thread_named(f"run-{run.id}"), "launch", "kernel_runs.py"), 30)
     stopping = threading.Thread(target=worker.request_stop, args=(True,), daemon=True)
     stopping.start()
     stopping.join(10)  # the loop stays blocked for 20 s

@@ -18,7 +18,13 @@ import pytest
 from support.deployments import deploy_hello, deploy_notebook
 from support.notebooks import failing_notebook, make_notebook, sleeping_notebook
 from support.processes import WorkerProcess, wait_for
-from support.workers import PROCESS_MODES, create_process_pool, final_run, start_worker
+from support.workers import (
+    CRASH_DETECTION,
+    PROCESS_MODES,
+    create_process_pool,
+    final_run,
+    start_worker,
+)
 
 from nborch.client import LocalClient
 from nborch.models import FlowRun, StateType
@@ -198,7 +204,8 @@ def test_killed_worker_crashes_its_run_which_another_worker_retries(
     kernel_pid(pid_file)
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait()
-    start_worker(workers, "--pool", "local")  # its heartbeats notice the dead worker
+    # Its scheduler notices the dead worker: no heartbeat for 3 s.
+    start_worker(workers, "--pool", "local", env=CRASH_DETECTION)
     done = final_run(client, run, timeout=90)
     kinds = [h.type for h in done.history]
     assert StateType.CRASHED in kinds, kinds

@@ -1,7 +1,9 @@
 """Secrets end to end: a real `nborch worker start` process runs a notebook that gets a
 secret as a parameter and as an environment variable; the value reaches the notebook and
 nothing nborch keeps or shows: not the logs, the output notebook, the parameters file,
-the run's failure, nor the store; nor either piece of it when a cell writes it in two."""
+the run's failure, nor the store (SQLite's files, PostgreSQL's dump: every form of the
+value in UTF-8, and a unique part of it alone); nor either piece of it when a cell writes
+it in two."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import pytest
 from support.deployments import deploy_notebook
 from support.notebooks import make_notebook
 from support.processes import WorkerProcess
+from support.stored_bytes import leaks as stored_leaks
+from support.stored_bytes import stored_bytes, stored_forms
 from support.workers import final_run, start_worker
 
 from nborch.client import LocalClient
@@ -31,14 +35,14 @@ def sha256(text: str) -> str:
 
 
 def test_a_secret_reaches_the_notebook_and_nothing_else(
-    sqlite_client: LocalClient,
+    client: LocalClient,
+    database_url: str,
     workers: list[WorkerProcess],
-    nborch_home: Path,
     tmp_path: Path,
 ) -> None:
-    client = sqlite_client
     # A quote, a backslash and an accent: papermill escapes them in the cell it injects.
-    value = f'pa"ssé\\{uuid.uuid4().hex}'
+    unique = uuid.uuid4().hex
+    value = f'pa"ssé\\{unique}'
     client.set_secret("API_TOKEN", value)
     client.create_pool("local", "process")
     notebook = make_notebook(
@@ -114,5 +118,4 @@ def test_a_secret_reaches_the_notebook_and_nothing_else(
     for worker in workers:
         worker.stop()
     client.store.dispose()
-    stored = "".join(p.read_bytes().decode("latin-1") for p in nborch_home.glob("nborch.db*"))
-    assert leaks(stored) == []
+    assert stored_leaks(stored_bytes(database_url), stored_forms(value, unique)) == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -89,6 +88,13 @@ def kernels_of(worker: WorkerProcess) -> set[int]:
     return found
 
 
+def cwd_of(pid: int) -> Path | None:
+    try:
+        return Path(psutil.Process(pid).cwd())
+    except psutil.Error:
+        return None
+
+
 def test_each_run_gets_a_fresh_kernel_started_ahead_and_never_reused(
     sqlite_client: LocalClient, workers: list[WorkerProcess], tmp_path: Path
 ) -> None:
@@ -139,8 +145,16 @@ def test_a_run_takes_only_a_kernel_of_its_kernel_folder_and_environment(
     found = facts(client, run)
     assert found["cwd"] == str(tmp_path / "b") and int(found["pid"]) not in standby
     # ...and from then on, kernels started ahead for it.
-    time.sleep(4)
-    standby = kernels_of(worker)
+    used = int(found["pid"])
+    standby = wait_for(
+        lambda: (
+            (k := kernels_of(worker))
+            and any(cwd_of(pid) == tmp_path / "b" for pid in k - {used})
+            and k
+        ),
+        60,
+        lambda: worker.output,
+    )
     run = client.create_run("probe/b")
     found = facts(client, run)
     assert found["cwd"] == str(tmp_path / "b") and int(found["pid"]) in standby, found
