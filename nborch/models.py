@@ -290,10 +290,15 @@ class LogLine(_Model):
 
 
 class ApiKeyRole(str, enum.Enum):
-    """What an API key may do: everything, or a worker's share of some pools."""
+    """What an API key (or a Jupyter user) may do: everything; a worker's share of some
+    pools; read pools, deployments, runs, logs and outputs and nothing secret (viewer); or
+    that and run the deployments matching some patterns (runner). Which operation admits
+    which role is declared per operation (`nborch.client.operations.Access`)."""
 
     ADMIN = "admin"
     WORKER = "worker"
+    VIEWER = "viewer"
+    RUNNER = "runner"
 
 
 class ApiKey(_Model):
@@ -304,6 +309,7 @@ class ApiKey(_Model):
     prefix: str
     role: ApiKeyRole
     pools: list[str] = Field(default_factory=list)
+    deployments: list[str] = Field(default_factory=list)  # a runner key's FLOW/NAME patterns
     created: datetime
     last_used: datetime | None = None
     revoked: datetime | None = None

@@ -18,8 +18,9 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Integer, TraitType, Unicode
 
 from nborch.api.handlers import ApiHandlerMixin, api_handlers
-from nborch.api.service import ApiService, jupyter_principal
+from nborch.api.service import ApiService
 from nborch.dispatch import Dispatcher
+from nborch.models import ApiKeyRole
 from nborch.orchestration.api_keys import Principal
 from nborch.scheduler_loop import SchedulerLoop, server_orphan_grace
 from nborch.settings import Settings, reset_settings, settings_environment, variable_for
@@ -36,7 +37,10 @@ class JupyterApiHandler(ApiHandlerMixin, APIHandler):
     _content_type = "application/json"
 
     async def caller(self) -> Principal | None:
-        return jupyter_principal(self.current_user is not None)
+        user = self.current_user
+        if user is None:
+            return None
+        return Principal(user.username, ApiKeyRole.ADMIN, source="jupyter")
 
     def set_header(self, name: str, value: Any) -> None:
         if name.lower() == "content-type":

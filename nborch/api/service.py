@@ -27,6 +27,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from nborch.api import lab
 from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
+from nborch.api.roles import permits, refusal
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
     PUBLIC,
@@ -42,14 +43,14 @@ from nborch.client.routes import (
 from nborch.client.wire_errors import (
     AuthenticationError,
     PayloadTooLargeError,
-    PermissionDeniedError,
     error_body,
     status_of,
 )
 from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationError
 from nborch.execution.html import notebook_html
+from nborch.models import ApiKeyRole
 from nborch.orchestration import request_keys
-from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
+from nborch.orchestration.api_keys import Principal, authenticate
 
 log = logging.getLogger("nborch.api")
 
@@ -156,7 +157,7 @@ class ApiService:
             return await self._answer(route, principal, path_args, query, body)
         try:
             request_keys.check_key(idempotency_key)
-            key = f"{principal.name}:{idempotency_key}"
+            key = f"{principal.identity}:{idempotency_key}"
             request = request_keys.fingerprint(
                 route.method, route.path, repr(sorted(path_args.items())) + repr(query), body
             )
@@ -308,26 +309,22 @@ class ApiService:
         return kwargs
 
     def _authorize(self, route: Route, principal: Principal, kwargs: dict[str, Any]) -> None:
-        if principal.is_admin:
-            return
-        kind, field = route.access.kind, route.access.field
-        pool: str | None = None
-        if kind == "pool" and field:
-            pool = kwargs.get(field)
-        elif kind == "run" and field:
-            pool = self.client.get_run(kwargs[field]).pool_name
-        elif kind == "worker" and field:
-            pool = self.client.get_worker(kwargs[field]).pool_name
-        if kind == "any":
-            return
-        if kind == "admin" or not principal.may_use_pool(pool):
-            reach = ", ".join(sorted(principal.pools)) or "no pool"
-            raise PermissionDeniedError(
-                f"API key '{principal.name}' is a worker key for {reach}: it may not call "
-                f"{route.name}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
-            )
+        """Refuse (403) a call the route's declared access does not admit
+        (`nborch.api.roles`)."""
+        access = route.access
 
+        @cache
+        def pool() -> str | None:
+            if access.field is None:
+                return None
+            if access.kind == "run":
+                return self.client.get_run(kwargs[access.field]).pool_name
+            if access.kind == "worker":
+                return self.client.get_worker(kwargs[access.field]).pool_name
+            found: str | None = kwargs.get(access.field) if access.kind == "pool" else None
+            return found
 
-def jupyter_principal(logged_in: bool) -> Principal | None:
-    """Inside Jupyter, its own login stands for the key: a logged-in user is an admin."""
-    return ADMIN if logged_in else None
+        deployment = kwargs.get(access.runs) if access.runs else None
+        if not permits(access, principal, pool, deployment):
+            scoped = pool() if principal.role is ApiKeyRole.WORKER else None
+            raise refusal(route, principal, scoped, deployment)

@@ -45,16 +45,22 @@ KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear
 
 @dataclass(frozen=True)
 class Access:
-    """Who may call an operation.
+    """Who may call an operation; admin keys may call every one.
 
-    `kind` is one of: "public" (anyone, e.g. health), "any" (any valid key), "admin" (admin
-    keys only), "pool" (a worker key of the pool named by input `field`), "run" (of the
-    run's pool), "worker" (of the worker's pool). Admin keys may call every operation; the
-    roles of `nborch.orchestration.api_keys` are admin and worker (per pool) for now.
+    `kind` says which other keys may: "public" (anyone, without a key, e.g. health), "any"
+    (any valid key), "admin" (no other key), or worker keys of one pool: "pool" (the pool
+    named by input `field`), "run" (the pool of the run `field`), "worker" (the pool of the
+    worker `field`). `reads` marks an operation that only reads and shows nothing secret:
+    viewer and runner keys may call it too. `runs` names the input that is a deployment
+    (FLOW/NAME): runner keys whose deployment patterns match it may call it. The roles are
+    those of `nborch.models.ApiKeyRole`; the rule that reads this is
+    `nborch.api.roles.permits`.
     """
 
     kind: str
     field: str | None = None
+    reads: bool = False
+    runs: str | None = None
 
     def describe(self) -> str:
         """Who may call, in words (the OpenAPI document says it per operation)."""
@@ -65,25 +71,36 @@ class Access:
             "pool": f"admin keys, and worker keys of the pool named by `{self.field}`",
             "run": f"admin keys, and worker keys of the pool of the run `{self.field}`",
             "worker": f"admin keys, and worker keys of the pool of the worker `{self.field}`",
-        }
-        return reach[self.kind]
+        }[self.kind]
+        if self.reads and self.kind not in ("public", "any"):
+            reach += "; viewer and runner keys (it only reads)"
+        if self.runs:
+            reach += f"; runner keys whose deployment patterns match `{self.runs}`"
+        return reach
 
 
 PUBLIC = Access("public")
 ANY_KEY = Access("any")
 ADMIN = Access("admin")
+# An admin's read that viewers may make as well.
+READ = Access("admin", reads=True)
 
 
-def pool_access(field: str) -> Access:
-    return Access("pool", field)
+def pool_access(field: str, *, reads: bool = False) -> Access:
+    return Access("pool", field, reads)
 
 
-def run_access(field: str = "run_id") -> Access:
-    return Access("run", field)
+def run_access(field: str = "run_id", *, reads: bool = False) -> Access:
+    return Access("run", field, reads)
 
 
-def worker_access(field: str = "worker_id") -> Access:
-    return Access("worker", field)
+def worker_access(field: str = "worker_id", *, reads: bool = False) -> Access:
+    return Access("worker", field, reads)
+
+
+def runner_access(field: str = "deployment") -> Access:
+    """Admin keys, and runner keys whose patterns match the deployment named by `field`."""
+    return Access("admin", runs=field)
 
 
 # ---- inputs -------------------------------------------------------------------------------

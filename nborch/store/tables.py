@@ -259,6 +259,8 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(20))
     pools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A runner key's deployment patterns; NULL for keys from before migration 0010.
+    deployments: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
