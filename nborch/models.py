@@ -273,6 +273,9 @@ class FlowRun(_Model):
     start_time: datetime | None = None
     end_time: datetime | None = None
     created: datetime
+    # Who made the run: key:NAME (an API key), jupyter:USER (a Jupyter user), local:USER (a
+    # process of that OS user on the store), or scheduler; None for runs older than that.
+    created_by: str | None = None
     history: list[State] = Field(default_factory=list)
 
     @property

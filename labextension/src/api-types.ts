@@ -219,6 +219,7 @@ export interface FlowRun {
   start_time: string | null;
   end_time: string | null;
   created: string;
+  created_by: string | null;
   history: State[];
 }
 

@@ -208,6 +208,8 @@ class ApiService:
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
+                if route.caller:  # who calls, from the key or login: never from the request
+                    kwargs[route.caller] = principal.identity
             if route.name in SERVER_OPS:
                 result = await self._off_loop(getattr(self, route.name), **kwargs)
             elif route.waits_for and kwargs.get(route.waits_for):

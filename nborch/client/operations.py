@@ -4,11 +4,11 @@ An operation is declared once, as a method without a body under the `@operation`
 (the table: `pool_operations`, `deployment_operations`,
 `run_operations`): its signature is the Python API, and the decorator adds the
 rest — its typed input (path and query model, body model), its typed output, its HTTP
-binding, who may call it, whether it is idempotent, and the orchestration function that
-carries it out (`does`, named, so that this module imports nothing of the store). The
-decorated method hands its arguments to the client's transport; the server dispatches
-requests to the same operations, and the OpenAPI document and the lab extension's types are
-made from them.
+binding, who may call it, whether it is idempotent, the orchestration function that
+carries it out (`does`, named, so that this module imports nothing of the store), and
+which of its arguments is told who calls (`caller`). The decorated method hands its
+arguments to the client's transport; the server dispatches requests to the same
+operations, and the OpenAPI document and the lab extension's types are made from them.
 
 Adding an operation: declare it in the table module of its area, with its input models;
 write the orchestration function it names; run `python -m nborch.api.codegen` for the
@@ -151,6 +151,10 @@ class Operation:
     # wire answer <-> what the client method returns
     to_wire: Callable[[Any], Any] | None = None
     from_wire: Callable[[Any], Any] | None = None
+    # The function's argument told who calls (a run's `created_by`): never an input, so
+    # no caller can name another; the server fills it from the caller's key or login, the
+    # in-process transport with this process's user.
+    caller: str | None = None
     # Not idempotent by itself: the client sends an Idempotency-Key, and a copy of the
     # request (sent again after a lost answer) gets the first one's answer.
     once: bool = False

@@ -145,6 +145,7 @@ class RunOperations:
         response=FlowRun,
         status=201,
         does="runs.create_run",
+        caller="created_by",
     )
     def create_run(
         self,
@@ -165,6 +166,7 @@ class RunOperations:
         response=FlowRun,
         status=201,
         does="runs.create_adhoc_run",
+        caller="created_by",
     )
     def create_adhoc_run(
         self,

@@ -220,6 +220,8 @@ class FlowRunRow(Base):
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who made the run (`FlowRun.created_by`); NULL for runs from before migration 0010.
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Seconds spent RUNNING, every attempt added up when it ends (usage and quotas); NULL
     # until an attempt ended, and for runs from before migration 0006.
     compute_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,10 +1,13 @@
 """Viewer and runner keys on a real server over HTTP: a viewer reads pools, deployments,
 runs, logs and outputs and is refused (403, naming the key and the fix) every other
 operation, changing nothing; a runner also runs the deployments its patterns match. Each
-operation declares who may call it, and the OpenAPI document says so."""
+operation declares who may call it, the OpenAPI document says so, and every run records who
+made it, which no request can forge."""
 
 from __future__ import annotations
 
+import getpass
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +22,13 @@ from nborch.api.openapi import build_openapi
 from nborch.api.roles import permits
 from nborch.client import LocalClient
 from nborch.client.http import HttpClient
-from nborch.client.routes import API_PREFIX, ROUTES
+from nborch.client.routes import API_PREFIX, CLIENT_ROUTES, ROUTES
 from nborch.client.wire_errors import PermissionDeniedError
 from nborch.errors import ValidationError
 from nborch.models import ApiKeyRole, DeploymentSpec, ScheduleSpec
 from nborch.models import StateType as S
 from nborch.orchestration.api_keys import Principal
+from nborch.orchestration.scheduler import tick
 
 # Every operation a viewer may call: reads that show nothing secret.
 VIEWER_READS = {
@@ -213,6 +217,7 @@ def test_a_runner_key_runs_the_deployments_it_matches_and_only_those(
     runner = sqlite_server.client(new.key)
 
     made = runner.create_run("hello/a", parameters={"name": "Ada"})
+    assert made.created_by == "key:r"
     assert runner.get_run(made.id).state is S.SCHEDULED  # and it reads, as a viewer does
     before = store_snapshot(sqlite_server)
     for attempt, says in [
@@ -228,6 +233,38 @@ def test_a_runner_key_runs_the_deployments_it_matches_and_only_those(
     assert store_snapshot(sqlite_server) == before
 
 
+def test_runs_record_who_made_them(
+    sqlite_server: Server,
+) -> None:
+    admin = sqlite_server.client()
+    local = sqlite_server.local
+    local.create_pool("p", "process")
+    deploy_hello(local, "p", "a", interval=3600)
+    by_key = admin.create_run("hello/a")
+    assert by_key.created_by == "key:test-admin"
+    assert local.create_run("hello/a").created_by == f"local:{getpass.getuser()}"
+    tick(local.store)
+    scheduled = [r for r in local.list_runs() if r.schedule_id is not None]
+    assert scheduled and {r.created_by for r in scheduled} == {"scheduler"}
+
+    shown = invoker()("flow-run", "inspect", str(by_key.id))
+    assert shown.exit_code == 0 and "key:test-admin" in shown.output, shown.output
+
+
+def test_a_request_cannot_name_the_creator(sqlite_server: Server) -> None:
+    local = sqlite_server.local
+    local.create_pool("p", "process")
+    deploy_hello(local, "p", "a")
+    forged = httpx.post(
+        sqlite_server.url + API_PREFIX + "/flow-runs",
+        json={"deployment": "hello/a", "created_by": "key:someone-else"},
+        headers={"Authorization": f"Bearer {sqlite_server.admin_key}", "Idempotency-Key": "f1"},
+        timeout=30,
+    )
+    assert forged.status_code == 422 and "created_by" in forged.text, forged.text
+    assert "key:someone-else" not in {r.created_by for r in local.list_runs(limit=100)}
+
+
 def test_worker_keys_keep_their_share_and_get_no_viewers_reads(sqlite_server: Server) -> None:
     world = _world(sqlite_server)
     worker = sqlite_server.client(world["admin"].create_api_key("w", "worker", ["p"]).key)
@@ -235,6 +272,14 @@ def test_worker_keys_keep_their_share_and_get_no_viewers_reads(sqlite_server: Se
     for attempt in (worker.list_deployments, worker.list_pools, lambda: worker.usage()):
         with pytest.raises(PermissionDeniedError, match="worker key for p"):
             attempt()
+
+
+def test_who_calls_is_told_to_the_function_and_is_no_input() -> None:
+    told = {route.name: route for route in CLIENT_ROUTES if route.caller}
+    assert set(told) == {"create_run", "create_adhoc_run"}
+    for route in told.values():
+        assert route.signature is not None and route.caller not in route.signature.parameters
+        assert route.caller in inspect.signature(route.function()).parameters
 
 
 def test_the_cli_makes_viewer_and_runner_keys(sqlite_client: LocalClient) -> None:
