@@ -9,7 +9,7 @@ caller's role, and the refusal that names the caller, the reason and the fix.
 
 Any valid caller may call "any" operations, anyone "public" ones. A Jupyter user with no
 nborch role (`Principal.role` None) may call nothing but those. API keys carry their role
-(`nborch.orchestration.api_keys`); a logged-in Jupyter user is an admin.
+(`nborch.orchestration.api_keys`); Jupyter users get theirs from `nborch.api.jupyter_roles`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from nborch.models import ApiKeyRole
 from nborch.orchestration.api_keys import Principal
 
 POOL_SCOPED = frozenset({"pool", "run", "worker"})
+RESOURCE = "nborch"  # what Jupyter's authorizer is asked about
 
 
 def permits(
@@ -52,7 +53,15 @@ def refusal(
 ) -> PermissionDeniedError:
     """The 403 for a call `permits` refused: who calls, what it may do, and how to get more."""
     who = principal.title
-    fix = "Use an admin key (nborch api-key create NAME --role admin, on the server's host)."
+    if principal.source == "jupyter":
+        fix = (
+            f"To give more, add '{principal.name}' to c.NborchApp.admin_users (everything), "
+            "c.NborchApp.run_deployments (runs of some deployments) or "
+            "c.NborchApp.viewer_users (reading) in Jupyter's config, and let Jupyter's "
+            f"authorizer allow write, execute or read on '{RESOURCE}'."
+        )
+    else:
+        fix = "Use an admin key (nborch api-key create NAME --role admin, on the server's host)."
     limits = f" ({principal.limits})" if principal.limits else ""
     role = principal.role
     if role is None:

@@ -53,8 +53,8 @@ class Access:
     worker `field`). `reads` marks an operation that only reads and shows nothing secret:
     viewer and runner keys may call it too. `runs` names the input that is a deployment
     (FLOW/NAME): runner keys whose deployment patterns match it may call it. The roles are
-    those of `nborch.models.ApiKeyRole`; the rule that reads this is
-    `nborch.api.roles.permits`.
+    those of `nborch.models.ApiKeyRole`; Jupyter users get one of them
+    (`nborch.api.jupyter_roles`); the rule that reads this is `nborch.api.roles.permits`.
     """
 
     kind: str
