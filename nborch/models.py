@@ -276,6 +276,9 @@ class FlowRun(_Model):
     start_time: datetime | None = None
     end_time: datetime | None = None
     created: datetime
+    # Who made the run: key:NAME (an API key), jupyter:USER (a Jupyter user), local:USER (a
+    # process of that OS user on the store), or scheduler; None for runs older than that.
+    created_by: str | None = None
     history: list[State] = Field(default_factory=list)
 
     @property
@@ -302,10 +305,15 @@ class LogLine(_Model):
 
 
 class ApiKeyRole(str, enum.Enum):
-    """What an API key may do: everything, or a worker's share of some pools."""
+    """What an API key (or a Jupyter user) may do: everything; a worker's share of some
+    pools; read pools, deployments, runs, logs and outputs and nothing secret (viewer); or
+    that and run the deployments matching some patterns (runner). Which operation admits
+    which role is declared per operation (`nborch.client.operations.Access`)."""
 
     ADMIN = "admin"
     WORKER = "worker"
+    VIEWER = "viewer"
+    RUNNER = "runner"
 
 
 class ApiKey(_Model):
@@ -316,6 +324,7 @@ class ApiKey(_Model):
     prefix: str
     role: ApiKeyRole
     pools: list[str] = Field(default_factory=list)
+    deployments: list[str] = Field(default_factory=list)  # a runner key's FLOW/NAME patterns
     created: datetime
     last_used: datetime | None = None
     revoked: datetime | None = None

@@ -43,4 +43,4 @@ def test_every_option_of_the_jupyter_extension_is_in_the_readme() -> None:
     assert sorted(table) == sorted(options)
     for name, trait in options.items():
         if name not in Settings.model_fields:  # Jupyter's alone: no variable
-            assert table[name] == (None, f"`{trait.default_value}`"), name
+            assert table[name] == (None, f"`{trait.default()}`"), name

@@ -23,13 +23,19 @@ export interface ApiKey {
   prefix: string;
   role: ApiKeyRole;
   pools: string[];
+  deployments: string[];
   created: string;
   last_used: string | null;
   revoked: string | null;
 }
 
-/** What an API key may do: everything, or a worker's share of some pools. */
-export type ApiKeyRole = 'admin' | 'worker';
+/**
+ * What an API key (or a Jupyter user) may do: everything; a worker's share of some
+ * pools; read pools, deployments, runs, logs and outputs and nothing secret (viewer); or
+ * that and run the deployments matching some patterns (runner). Which operation admits
+ * which role is declared per operation (`nborch.client.operations.Access`).
+ */
+export type ApiKeyRole = 'admin' | 'worker' | 'viewer' | 'runner';
 
 export interface AppendLogs {
   lines: string[];
@@ -77,6 +83,7 @@ export interface CreateApiKey {
   name: string;
   role: string;
   pools?: string[];
+  deployments?: string[];
 }
 
 export interface CreatePool {
@@ -213,6 +220,7 @@ export interface FlowRun {
   start_time: string | null;
   end_time: string | null;
   created: string;
+  created_by: string | null;
   history: State[];
 }
 
@@ -277,6 +285,7 @@ export interface NewApiKey {
   prefix: string;
   role: ApiKeyRole;
   pools: string[];
+  deployments: string[];
   created: string;
   last_used: string | null;
   revoked: string | null;

@@ -257,6 +257,9 @@ export function runDetail(run: FlowRun, now: Date): string {
   } else {
     parts.push(`due ${formatShort(run.scheduled_time, now)}`);
   }
+  if (run.created_by) {
+    parts.push(`by ${run.created_by}`);
+  }
   return parts.join(' · ');
 }
 

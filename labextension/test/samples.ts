@@ -108,6 +108,7 @@ export function run(changes: Partial<FlowRun> = {}): FlowRun {
     start_time: '2024-05-01T09:59:52Z',
     end_time: null,
     created: '2024-05-01T09:59:50Z',
+    created_by: 'jupyter:ada',
     history: [],
     ...changes
   };

@@ -162,6 +162,12 @@ describe('renderRun', () => {
     expect(node.textContent).toContain('due ');
   });
 
+  it('says who made the run, when nborch knows', () => {
+    expect(renderRun(run(), {}, noRunActions, NOW).textContent).toContain('by jupyter:ada');
+    const older = renderRun(run({ created_by: null }), {}, noRunActions, NOW);
+    expect(older.textContent).not.toContain(' · by ');
+  });
+
   it('shows its logs when asked', () => {
     const logs = [
       { seq: 1, timestamp: '', message: '1: Hello, Ada.' },

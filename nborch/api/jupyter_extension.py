@@ -4,7 +4,8 @@ base URL behind Jupyter's own login, ticks the scheduler, so a running Jupyter k
 schedules on time without a worker, and runs the dispatcher, which serves managed and push
 pools. What it starts when Jupyter loads it, it stops when Jupyter shuts down
 (`stop_extension`). Its settings (`NborchApp` below) are traitlets as well as NBORCH_*
-variables (`nborch.settings`)."""
+variables (`nborch.settings`); who may do what is configured here too, together with
+Jupyter's authorizer (`nborch.api.jupyter_roles`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from typing import Any, get_args
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, TraitType, Unicode
+from traitlets import Bool, Dict, Float, Integer, List, TraitType, Unicode
 
 from nborch.api.handlers import ApiHandlerMixin, api_handlers
-from nborch.api.service import ApiService, jupyter_principal
+from nborch.api.jupyter_roles import JupyterRoles, jupyter_principal
+from nborch.api.service import ApiService
 from nborch.dispatch import Dispatcher
 from nborch.orchestration.api_keys import Principal
 from nborch.scheduler_loop import SchedulerLoop
@@ -31,12 +33,18 @@ MOUNT = "/nborch"
 
 
 class JupyterApiHandler(ApiHandlerMixin, APIHandler):
-    """A logged-in Jupyter user may do anything an admin key may."""
+    """A logged-in Jupyter user has the nborch role Jupyter's config and authorizer give it
+    (by default: an admin)."""
 
     _content_type = "application/json"
+    roles: JupyterRoles
+
+    def initialize(self, service: ApiService, routes: dict[str, Any]) -> None:
+        super().initialize(service, routes)
+        self.roles = self.settings.get("nborch_roles") or JupyterRoles()
 
     async def caller(self) -> Principal | None:
-        return jupyter_principal(self.current_user is not None)
+        return await jupyter_principal(self, self.roles)
 
     def set_header(self, name: str, value: Any) -> None:
         if name.lower() == "content-type":
@@ -87,6 +95,29 @@ class NborchApp(ExtensionApp):
         "this Jupyter server; another dispatcher on the same store may serve them as well.",
     ).tag(config=True)
 
+    # Who may do what (`nborch.api.jupyter_roles`): none configured, everyone is an admin.
+    admin_users = List(
+        Unicode(),
+        default_value=[],
+        help='Jupyter users who are nborch admins ("*": every logged-in user). With none of '
+        "admin_users, viewer_users and run_deployments set, every logged-in user is one. "
+        "Jupyter's authorizer must allow them write on the resource 'nborch'.",
+    ).tag(config=True)
+    viewer_users = List(
+        Unicode(),
+        default_value=[],
+        help="Jupyter users who may read nborch's pools, deployments, runs, logs and outputs "
+        '(nothing secret, no change); "*": every logged-in user.',
+    ).tag(config=True)
+    run_deployments = Dict(
+        key_trait=Unicode(),
+        value_trait=List(Unicode()),
+        default_value={},
+        help="Jupyter users who may run some deployments and read what viewers read: user "
+        '(or "*") -> FLOW/NAME patterns, e.g. {"alice": ["reports/*"]}. Jupyter\'s '
+        "authorizer must allow them execute on 'nborch'.",
+    ).tag(config=True)
+
     # One traitlet per setting, made from `Settings` so that the two cannot drift apart.
     locals().update(_settings_traits())
 
@@ -119,7 +150,14 @@ class NborchApp(ExtensionApp):
             self.dispatcher = Dispatcher(
                 self.service.client, echo=lambda line: log.info("nborch: %s", line)
             ).start()
-        self.settings.update(nborch_scheduler=self.scheduler, nborch_dispatcher=self.dispatcher)
+        roles = JupyterRoles(
+            frozenset(self.admin_users),
+            frozenset(self.viewer_users),
+            {user: tuple(patterns) for user, patterns in self.run_deployments.items()},
+        )
+        self.settings.update(
+            nborch_scheduler=self.scheduler, nborch_dispatcher=self.dispatcher, nborch_roles=roles
+        )
 
     def initialize_handlers(self) -> None:
         """The API's routes under Jupyter's base URL + /nborch/api/v1."""

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from nborch.api import lab
 from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
+from nborch.api.roles import permits, refusal
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
     PUBLIC,
@@ -45,14 +46,14 @@ from nborch.client.routes import (
 from nborch.client.wire_errors import (
     AuthenticationError,
     PayloadTooLargeError,
-    PermissionDeniedError,
     error_body,
     status_of,
 )
 from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationError
 from nborch.execution.html import notebook_html
+from nborch.models import ApiKeyRole
 from nborch.orchestration import request_keys
-from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
+from nborch.orchestration.api_keys import Principal, authenticate
 from nborch.orchestration.crash_detection import server_seen
 from nborch.settings import get_settings
 
@@ -184,7 +185,7 @@ class ApiService:
             return await self._answer(route, principal, path_args, query, body)
         try:
             request_keys.check_key(idempotency_key)
-            key = f"{principal.name}:{idempotency_key}"
+            key = f"{principal.identity}:{idempotency_key}"
             request = request_keys.fingerprint(
                 route.method, route.path, repr(sorted(path_args.items())) + repr(query), body
             )
@@ -235,6 +236,8 @@ class ApiService:
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
+                if route.caller:  # who calls, from the key or login: never from the request
+                    kwargs[route.caller] = principal.identity
             kwargs.update({name: self.name for name in route.filled_by_server})
             if route.name in SERVER_OPS:
                 result = await self._off_loop(getattr(self, route.name), **kwargs)
@@ -337,32 +340,30 @@ class ApiService:
         return kwargs
 
     def _authorize(self, route: Route, principal: Principal, kwargs: dict[str, Any]) -> None:
-        if principal.is_admin:
-            return
-        kind, field = route.access.kind, route.access.field
-        pool: str | None = None
-        if kind == "pool" and field:
-            pool = kwargs.get(field)
-        elif kind == "run" and field:
-            pool = self.client.get_run(kwargs[field]).pool_name
-        elif kind == "worker" and field:
-            pool = self.client.get_worker(kwargs[field]).pool_name
-        if kind == "any":
-            return
-        if kind == "admin" or not principal.may_use_pool(pool):
-            reach = ", ".join(sorted(principal.pools)) or "no pool"
-            raise PermissionDeniedError(
-                f"API key '{principal.name}' is a worker key for {reach}: it may not call "
-                f"{route.name}" + (f" for pool '{pool}'" if pool else "") + ". Use an admin key."
-            )
-        if "attempt" in route.params.model_fields and kwargs.get("attempt") is None:
+        """Refuse (403) a call the route's declared access does not admit
+        (`nborch.api.roles`)."""
+        access = route.access
+
+        @cache
+        def pool() -> str | None:
+            if access.field is None:
+                return None
+            if access.kind == "run":
+                return self.client.get_run(kwargs[access.field]).pool_name
+            if access.kind == "worker":
+                return self.client.get_worker(kwargs[access.field]).pool_name
+            found: str | None = kwargs.get(access.field) if access.kind == "pool" else None
+            return found
+
+        deployment = kwargs.get(access.runs) if access.runs else None
+        if not permits(access, principal, pool, deployment):
+            scoped = pool() if principal.role is ApiKeyRole.WORKER else None
+            raise refusal(route, principal, scoped, deployment)
+        # A worker's write about a run is fenced by its attempt (`orchestration.fencing`).
+        fenced = "attempt" in route.params.model_fields
+        if fenced and principal.role is ApiKeyRole.WORKER and kwargs.get("attempt") is None:
             raise PermissionDeniedError(
                 f"API key '{principal.name}' is a worker key: it writes about a run only as "
                 f"the attempt that holds it. Call {route.name} with ?attempt=N (the run's "
                 "attempt when the worker claimed it)."
             )
-
-
-def jupyter_principal(logged_in: bool) -> Principal | None:
-    """Inside Jupyter, its own login stands for the key: a logged-in user is an admin."""
-    return ADMIN if logged_in else None

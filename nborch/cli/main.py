@@ -34,7 +34,7 @@ class NborchGroup(click.Group):
 COMMANDS: dict[str, tuple[str, str]] = {
     "api-key": (
         "nborch.cli.server:api_key",
-        "API keys for the server: admin keys, and worker keys scoped to pools.",
+        "API keys for the server: admin, worker (of some pools), viewer (reads), runner.",
     ),
     "deploy": (
         "nborch.cli.deployments:deploy",

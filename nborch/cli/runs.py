@@ -106,6 +106,7 @@ def show_run(run: FlowRun) -> None:
         ("started", fmt_time(run.start_time)),
         ("ended", fmt_time(run.end_time)),
         ("duration", _duration(run)),
+        ("created by", run.created_by or "-"),
     ]
     print_fields(f"Flow run '{run.name}'", fields)
     if run.failure:

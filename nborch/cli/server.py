@@ -61,27 +61,50 @@ def start(host: str, port: int, no_scheduler: bool, no_dispatcher: bool) -> None
 
 @click.group("api-key")
 def api_key() -> None:
-    """API keys for the server: admin keys, and worker keys scoped to pools."""
+    """API keys for the server: admin, worker (of some pools), viewer (reads), runner."""
 
 
 @api_key.command("create")
 @click.argument("name")
 @click.option(
     "--role",
-    type=click.Choice(["admin", "worker"]),
+    type=click.Choice(["admin", "worker", "viewer", "runner"]),
     default="worker",
     show_default=True,
-    help="admin: everything; worker: what a worker of its pools needs.",
+    help="admin: everything; worker: what a worker of its pools needs; viewer: read pools, "
+    "deployments, runs, logs and outputs (no secrets, no change); runner: a viewer that may "
+    "also run the deployments given.",
 )
 @click.option("--pool", "pools", multiple=True, help="A pool a worker key serves (repeatable).")
+@click.option(
+    "--deployment",
+    "deployments",
+    multiple=True,
+    metavar="FLOW/NAME",
+    help="A deployment a runner key may run, * matching any part: 'reports/*' (repeatable).",
+)
 @json_option
-def create(name: str, role: str, pools: tuple[str, ...], as_json: bool) -> None:
-    """Create an API key; it is shown once, only its hash is kept."""
-    key = client().create_api_key(name, role, pools)
+def create(
+    name: str, role: str, pools: tuple[str, ...], deployments: tuple[str, ...], as_json: bool
+) -> None:
+    """Create an API key; it is shown once, only its hash is kept.
+
+    \b
+      nborch api-key create ops --role admin
+      nborch api-key create gpu-worker --role worker --pool gpu
+      nborch api-key create dashboard --role viewer
+      nborch api-key create reports-bot --role runner --deployment 'reports/*'
+    """
+    key = client().create_api_key(name, role, pools, deployments)
     if as_json:
         print_json(key)
         return
-    reach = "every pool" if role == "admin" else ", ".join(key.pools)
+    reach = {
+        "admin": "everything",
+        "worker": "the workers of " + ", ".join(key.pools),
+        "viewer": "reading",
+        "runner": "reading and running " + ", ".join(key.deployments),
+    }[role]
     console.print(
         f"Created {role} API key '{name}' for {reach}. Keep it now; it is not shown again:"
     )
@@ -98,12 +121,13 @@ def ls(as_json: bool) -> None:
         return
     print_table(
         "API keys",
-        ["Name", "Role", "Pools", "Prefix", "Created", "Last used", "Revoked"],
+        ["Name", "Role", "Pools", "Deployments", "Prefix", "Created", "Last used", "Revoked"],
         [
             [
                 k.name,
                 k.role.value,
                 ", ".join(k.pools) or "-",
+                ", ".join(k.deployments) or "-",
                 k.prefix,
                 fmt_time(k.created),
                 fmt_time(k.last_used),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from nborch.client.operations import ADMIN, Input, operation
+from nborch.client.operations import ADMIN, READ, Input, operation
 from nborch.models import Deployment, DeploymentSpec, Schedule, ScheduleSpec, TickResult
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ class DeploymentOperations:
     @operation(
         "GET",
         "/deployments",
-        ADMIN,
+        READ,
         params=ListDeploymentsQuery,
         response=list[Deployment],
         does="deployments.list_deployments",
@@ -89,7 +89,7 @@ class DeploymentOperations:
     @operation(
         "GET",
         "/deployments/{full_name}",
-        ADMIN,
+        READ,
         params=DeploymentPath,
         response=Deployment,
         does="deployments.get_deployment",
@@ -122,7 +122,7 @@ class DeploymentOperations:
     @operation(
         "GET",
         "/deployments/{full_name}/schedules",
-        ADMIN,
+        READ,
         params=DeploymentPath,
         response=list[Schedule],
         does="schedules.list_schedules",

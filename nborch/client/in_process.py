@@ -1,5 +1,8 @@
 """The in-process transport: each operation is its orchestration function, called with the
-store (SQLite under NBORCH_HOME by default, or NBORCH_DATABASE_URL).
+store (SQLite under NBORCH_HOME by default, or NBORCH_DATABASE_URL). Whoever can open the
+store may do anything: an operation told who calls (`Operation.caller`) is told
+`local:USER`, this process's OS user, unless the server already said who (its callers'
+keys and logins, `nborch.api.service`).
 
 The store and the orchestration are imported when the transport is made, not before: a
 process that only talks to a server never loads them.
@@ -7,6 +10,8 @@ process that only talks to a server never loads them.
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +40,19 @@ class InProcessTransport:
         function = self._functions.get(operation.name)
         if function is None:
             function = self._functions[operation.name] = operation.function()
+        if operation.caller and operation.caller not in arguments:
+            arguments = {**arguments, operation.caller: local_caller()}
         return function(self.store, **arguments)
 
     def watch_pool(self, pool_name: str, on_work: Callable[[], None]) -> Watch | None:
         from nborch.orchestration.claims import watch_pool
 
         return watch_pool(self.store, pool_name, on_work)
+
+
+def local_caller() -> str:
+    """`local:USER`: this process's OS user (its uid where it has no name)."""
+    try:
+        return f"local:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"local:uid {os.getuid()}"

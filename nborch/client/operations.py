@@ -4,11 +4,11 @@ An operation is declared once, as a method without a body under the `@operation`
 (the table: `pool_operations`, `deployment_operations`,
 `run_operations`): its signature is the Python API, and the decorator adds the
 rest — its typed input (path and query model, body model), its typed output, its HTTP
-binding, who may call it, whether it is idempotent, and the orchestration function that
-carries it out (`does`, named, so that this module imports nothing of the store). The
-decorated method hands its arguments to the client's transport; the server dispatches
-requests to the same operations, and the OpenAPI document and the lab extension's types are
-made from them.
+binding, who may call it, whether it is idempotent, the orchestration function that
+carries it out (`does`, named, so that this module imports nothing of the store), and
+which of its arguments is told who calls (`caller`). The decorated method hands its
+arguments to the client's transport; the server dispatches requests to the same
+operations, and the OpenAPI document and the lab extension's types are made from them.
 
 Adding an operation: declare it in the table module of its area, with its input models;
 write the orchestration function it names; run `python -m nborch.api.codegen` for the
@@ -45,16 +45,22 @@ KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear
 
 @dataclass(frozen=True)
 class Access:
-    """Who may call an operation.
+    """Who may call an operation; admin keys may call every one.
 
-    `kind` is one of: "public" (anyone, e.g. health), "any" (any valid key), "admin" (admin
-    keys only), "pool" (a worker key of the pool named by input `field`), "run" (of the
-    run's pool), "worker" (of the worker's pool). Admin keys may call every operation; the
-    roles of `nborch.orchestration.api_keys` are admin and worker (per pool) for now.
+    `kind` says which other keys may: "public" (anyone, without a key, e.g. health), "any"
+    (any valid key), "admin" (no other key), or worker keys of one pool: "pool" (the pool
+    named by input `field`), "run" (the pool of the run `field`), "worker" (the pool of the
+    worker `field`). `reads` marks an operation that only reads and shows nothing secret:
+    viewer and runner keys may call it too. `runs` names the input that is a deployment
+    (FLOW/NAME): runner keys whose deployment patterns match it may call it. The roles are
+    those of `nborch.models.ApiKeyRole`; Jupyter users get one of them
+    (`nborch.api.jupyter_roles`); the rule that reads this is `nborch.api.roles.permits`.
     """
 
     kind: str
     field: str | None = None
+    reads: bool = False
+    runs: str | None = None
 
     def describe(self) -> str:
         """Who may call, in words (the OpenAPI document says it per operation)."""
@@ -65,25 +71,36 @@ class Access:
             "pool": f"admin keys, and worker keys of the pool named by `{self.field}`",
             "run": f"admin keys, and worker keys of the pool of the run `{self.field}`",
             "worker": f"admin keys, and worker keys of the pool of the worker `{self.field}`",
-        }
-        return reach[self.kind]
+        }[self.kind]
+        if self.reads and self.kind not in ("public", "any"):
+            reach += "; viewer and runner keys (it only reads)"
+        if self.runs:
+            reach += f"; runner keys whose deployment patterns match `{self.runs}`"
+        return reach
 
 
 PUBLIC = Access("public")
 ANY_KEY = Access("any")
 ADMIN = Access("admin")
+# An admin's read that viewers may make as well.
+READ = Access("admin", reads=True)
 
 
-def pool_access(field: str) -> Access:
-    return Access("pool", field)
+def pool_access(field: str, *, reads: bool = False) -> Access:
+    return Access("pool", field, reads)
 
 
-def run_access(field: str = "run_id") -> Access:
-    return Access("run", field)
+def run_access(field: str = "run_id", *, reads: bool = False) -> Access:
+    return Access("run", field, reads)
 
 
-def worker_access(field: str = "worker_id") -> Access:
-    return Access("worker", field)
+def worker_access(field: str = "worker_id", *, reads: bool = False) -> Access:
+    return Access("worker", field, reads)
+
+
+def runner_access(field: str = "deployment") -> Access:
+    """Admin keys, and runner keys whose patterns match the deployment named by `field`."""
+    return Access("admin", runs=field)
 
 
 # ---- inputs -------------------------------------------------------------------------------
@@ -134,6 +151,10 @@ class Operation:
     # wire answer <-> what the client method returns
     to_wire: Callable[[Any], Any] | None = None
     from_wire: Callable[[Any], Any] | None = None
+    # The function's argument told who calls (a run's `created_by`): never an input, so
+    # no caller can name another; the server fills it from the caller's key or login, the
+    # in-process transport with this process's user.
+    caller: str | None = None
     # Not idempotent by itself: the client sends an Idempotency-Key, and a copy of the
     # request (sent again after a lost answer) gets the first one's answer.
     once: bool = False

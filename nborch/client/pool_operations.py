@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from nborch.client.operations import (
     ADMIN,
     KEEP,
+    READ,
     Changes,
     Input,
     Name,
@@ -163,7 +164,7 @@ def _next_from_wire(answer: NextRunTime) -> datetime | None:
 class PoolOperations:
     """Work pools, queues, workers and claims."""
 
-    @operation("GET", "/work-pools", ADMIN, response=list[WorkPool], does="pools.list_pools")
+    @operation("GET", "/work-pools", READ, response=list[WorkPool], does="pools.list_pools")
     def list_pools(self) -> list[WorkPool]:
         """List work pools"""
 
@@ -193,7 +194,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/work-pools/{name}",
-        pool_access("name"),
+        pool_access("name", reads=True),
         params=PoolPath,
         response=WorkPool,
         does="pools.get_pool",
@@ -230,7 +231,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/usage",
-        ADMIN,
+        READ,
         params=UsageQuery,
         response=UsageReport,
         does="usage.usage_report",
@@ -249,7 +250,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/work-pools/{pool_name}/next-run-time",
-        pool_access("pool_name"),
+        pool_access("pool_name", reads=True),
         params=NextRunTimeQuery,
         response=NextRunTime,
         to_wire=_next_to_wire,
@@ -292,7 +293,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/work-pools/{pool_name}/queues",
-        pool_access("pool_name"),
+        pool_access("pool_name", reads=True),
         params=QueuesPath,
         response=list[WorkQueue],
         does="queues.list_queues",
@@ -356,7 +357,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/workers",
-        pool_access("pool_name"),
+        pool_access("pool_name", reads=True),
         params=ListWorkersQuery,
         response=list[Worker],
         does="workers.list_workers",
@@ -388,7 +389,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/workers/{worker_id}",
-        worker_access(),
+        worker_access(reads=True),
         params=WorkerPath,
         response=Worker,
         does="workers.get_worker",
@@ -412,7 +413,7 @@ class PoolOperations:
     @operation(
         "GET",
         "/workers/{worker_id}/runs",
-        worker_access(),
+        worker_access(reads=True),
         params=WorkerPath,
         response=list[HeldRun],
         does="fencing.held_runs",

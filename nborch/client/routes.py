@@ -23,6 +23,7 @@ from nborch.client.operations import (
     MAX_NOTEBOOK_BYTES,
     NAME_PATTERN,
     PUBLIC,
+    READ,
     Access,
     Changes,
     Input,
@@ -105,7 +106,7 @@ SERVER_ROUTES: list[Operation] = [
         response=dict[str, Any],
     ),
     declare(
-        "GET", "/flow-runs/{run_id}/output.html", "output_html", run_access(),
+        "GET", "/flow-runs/{run_id}/output.html", "output_html", run_access(reads=True),
         "The run's output notebook as HTML", params=RunPath, response=str,
         content_type="text/html",
     ),
@@ -115,7 +116,7 @@ SERVER_ROUTES: list[Operation] = [
         params=NotebookPathQuery, response=NotebookParameters,
     ),
     declare(
-        "GET", "/cron-preview", "cron_preview", ADMIN,
+        "GET", "/cron-preview", "cron_preview", READ,
         "The next times of a cron expression in a time zone",
         params=CronPreviewQuery, response=CronPreview,
     ),

@@ -22,6 +22,7 @@ from nborch.client.operations import (
     operation,
     pool_access,
     run_access,
+    runner_access,
 )
 from nborch.models import (
     ApiKey,
@@ -110,6 +111,7 @@ class CreateApiKey(Input):
     name: str = Name
     role: str = Field(min_length=1, max_length=20)
     pools: list[str] = Field(default_factory=list, max_length=1000)
+    deployments: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class SetSecret(Input):
@@ -128,7 +130,7 @@ class RunOperations:
     @operation(
         "GET",
         "/flow-runs",
-        pool_access("pool_name"),
+        pool_access("pool_name", reads=True),
         params=ListRunsQuery,
         response=list[FlowRun],
         does="runs.list_runs",
@@ -146,11 +148,12 @@ class RunOperations:
     @operation(
         "POST",
         "/flow-runs",
-        ADMIN,
+        runner_access("deployment"),
         body=CreateRun,
         response=FlowRun,
         status=201,
         does="runs.create_run",
+        caller="created_by",
     )
     def create_run(
         self,
@@ -171,6 +174,7 @@ class RunOperations:
         response=FlowRun,
         status=201,
         does="runs.create_adhoc_run",
+        caller="created_by",
     )
     def create_adhoc_run(
         self,
@@ -200,7 +204,7 @@ class RunOperations:
     @operation(
         "GET",
         "/flow-runs/{run_id}",
-        run_access(),
+        run_access(reads=True),
         params=RunPath,
         response=FlowRun,
         does="runs.get_run",
@@ -284,7 +288,7 @@ class RunOperations:
     @operation(
         "GET",
         "/flow-runs/{run_id}/logs",
-        run_access(),
+        run_access(reads=True),
         params=ReadLogsQuery,
         response=list[LogLine],
         does="run_logs.read_logs",
@@ -310,7 +314,7 @@ class RunOperations:
     @operation(
         "GET",
         "/flow-runs/{run_id}/output-notebook",
-        run_access(),
+        run_access(reads=True),
         params=RunPath,
         response=dict[str, Any] | None,
         does="output_notebooks.read_output_notebook",
@@ -390,8 +394,13 @@ class RunOperations:
         does="api_keys.create_api_key",
         once=False,  # an answer with a secret is never stored; a copy finds the name taken
     )
-    def create_api_key(self, name: str, role: str, pools: Sequence[str] = ()) -> NewApiKey:
-        """Create an API key (its secret is in this answer only)"""
+    def create_api_key(
+        self, name: str, role: str, pools: Sequence[str] = (), deployments: Sequence[str] = ()
+    ) -> NewApiKey:
+        """Create an API key (its secret is in this answer only)
+
+        `pools` for a worker key; `deployments` (FLOW/NAME patterns, `*` matching any part)
+        for a runner key, which may read what a viewer key reads and run those deployments."""
 
     @operation(
         "DELETE",

@@ -1,5 +1,7 @@
 """API keys for the HTTP server: an admin key may do anything, a worker key only what a
-worker of its pools needs. Only a hash of each key is stored.
+worker of its pools needs, a viewer key read what is not secret, a runner key that and run
+the deployments its patterns match. Only a hash of each key is stored. Which operation
+admits which role is declared per operation; `nborch.api.roles` applies it.
 
 A key reads ``nbk_<prefix>_<secret>``: the prefix (not secret) finds the row, the secret
 (32 random bytes) is compared with the stored SHA-256 in constant time. A slow hash buys
@@ -15,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from fnmatch import fnmatchcase
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,18 +37,37 @@ _TOUCH_EVERY = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an admin, or a worker limited to some pools."""
+    """Who is calling: an API key (`source` "key") or a Jupyter user ("jupyter"), with the
+    role it has. `role` None: a Jupyter user with no nborch role (refused everything);
+    `limits` says why a Jupyter user has less than its configured role."""
 
     name: str
-    role: ApiKeyRole
+    role: ApiKeyRole | None
     pools: frozenset[str] = field(default_factory=frozenset)
+    deployments: tuple[str, ...] = ()  # a runner's FLOW/NAME patterns (fnmatch)
+    source: str = "key"
+    limits: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role is ApiKeyRole.ADMIN
 
+    @property
+    def identity(self) -> str:
+        """`key:NAME` or `jupyter:USER`: what a run it creates records as its creator."""
+        return f"{self.source}:{self.name}"
+
+    @property
+    def title(self) -> str:
+        """How messages name it: API key 'ops', Jupyter user 'alice'."""
+        return f"{'API key' if self.source == 'key' else 'Jupyter user'} '{self.name}'"
+
     def may_use_pool(self, pool_name: str | None) -> bool:
         return self.is_admin or (pool_name is not None and pool_name in self.pools)
+
+    def may_run(self, deployment: str) -> bool:
+        """Whether a runner's patterns match deployment FLOW/NAME."""
+        return any(fnmatchcase(deployment, pattern) for pattern in self.deployments)
 
 
 ADMIN = Principal("admin", ApiKeyRole.ADMIN)
@@ -62,6 +84,7 @@ def _to_model(row: ApiKeyRow) -> ApiKey:
         prefix=row.prefix,
         role=ApiKeyRole(row.role),
         pools=list(row.pools),
+        deployments=list(row.deployments or []),
         created=row.created,
         last_used=row.last_used,
         revoked=row.revoked,
@@ -69,22 +92,46 @@ def _to_model(row: ApiKeyRow) -> ApiKey:
 
 
 def create_api_key(
-    store: Store, name: str, role: str | ApiKeyRole, pools: Sequence[str] = ()
+    store: Store,
+    name: str,
+    role: str | ApiKeyRole,
+    pools: Sequence[str] = (),
+    deployments: Sequence[str] = (),
 ) -> NewApiKey:
-    """Make a key; the returned `key` is the only time its secret is seen."""
+    """Make a key; the returned `key` is the only time its secret is seen. A worker key
+    serves `pools`; a runner key runs the deployments matching `deployments` (FLOW/NAME
+    patterns, `*` for any part)."""
     check_name("API key", name)
     try:
         role = ApiKeyRole(role)
     except ValueError:
-        raise ValidationError(
-            f"Unknown API key role '{role}'. Choose one of: admin, worker."
-        ) from None
+        choices = ", ".join(r.value for r in ApiKeyRole)
+        raise ValidationError(f"Unknown API key role '{role}'. Choose one of: {choices}.") from None
     if role is ApiKeyRole.WORKER and not pools:
         raise ValidationError(
             f"Worker API key '{name}' needs the pools it may serve: --pool NAME (repeatable)."
         )
-    if role is ApiKeyRole.ADMIN and pools:
-        raise ValidationError(f"Admin API key '{name}' reaches every pool: drop --pool.")
+    if role is not ApiKeyRole.WORKER and pools:
+        raise ValidationError(
+            f"{role.value.capitalize()} API key '{name}' serves no pool: drop --pool "
+            "(only worker keys have pools)."
+        )
+    if role is ApiKeyRole.RUNNER and not deployments:
+        raise ValidationError(
+            f"Runner API key '{name}' needs the deployments it may run: --deployment "
+            "'FLOW/NAME' (repeatable; * matches any part, e.g. 'reports/*')."
+        )
+    if role is not ApiKeyRole.RUNNER and deployments:
+        raise ValidationError(
+            f"{role.value.capitalize()} API key '{name}' runs no deployment by pattern: drop "
+            "--deployment (only runner keys have deployments)."
+        )
+    for pattern in deployments:
+        if "/" not in pattern or len(pattern) > 401:
+            raise ValidationError(
+                f"Deployment pattern '{pattern[:100]}' of API key '{name}' must read "
+                "FLOW/NAME (either part may use *), e.g. 'reports/*'."
+            )
     prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     with store.write() as session:
         for pool in pools:
@@ -95,6 +142,7 @@ def create_api_key(
             key_hash=_hash(secret),
             role=role.value,
             pools=sorted(set(pools)),
+            deployments=sorted(set(deployments)),
             created=utcnow(),
         )
         session.add(row)
@@ -137,7 +185,12 @@ def authenticate(store: Store, key: str) -> Principal | None:
             return None
         if not hmac.compare_digest(row.key_hash, _hash(secret)):
             return None
-        principal = Principal(row.name, ApiKeyRole(row.role), frozenset(row.pools))
+        principal = Principal(
+            row.name,
+            ApiKeyRole(row.role),
+            frozenset(row.pools),
+            tuple(row.deployments or ()),
+        )
         stale = row.last_used is None or utcnow() - row.last_used > _TOUCH_EVERY
     if stale:
         with store.write() as session:

@@ -130,6 +130,7 @@ def _to_model(
         start_time=row.start_time,
         end_time=row.end_time,
         created=row.created,
+        created_by=row.created_by,
         history=[
             State(type=StateType(h.type), timestamp=h.timestamp, message=h.message) for h in history
         ],
@@ -217,8 +218,10 @@ def create_run(
     job_variables: dict[str, Any] | None = None,
     scheduled_time: datetime | None = None,
     tags: Sequence[str] = (),
+    created_by: str | None = None,
 ) -> FlowRun:
-    """A SCHEDULED run of `flow/deployment`; refused, with nothing stored, on bad input."""
+    """A SCHEDULED run of `flow/deployment`; refused, with nothing stored, on bad input.
+    `created_by` says who asked for it (see `FlowRun.created_by`)."""
     parameters = dict(parameters or {})
     job_variables = dict(job_variables or {})
     now = utcnow()
@@ -266,6 +269,7 @@ def create_run(
             tags=sorted({*dep.tags, *tags}),
             scheduled_time=scheduled_time or now,
             created=now,
+            created_by=created_by,
         )
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
@@ -285,8 +289,10 @@ def create_adhoc_run(
     cwd: str | None,
     worker_id: uuid.UUID,
     tags: Sequence[str] = (),
+    created_by: str | None = None,
 ) -> FlowRun:
-    """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`)."""
+    """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`);
+    `created_by` says who started it."""
     now = utcnow()
     for name, value in parameters.items():
         check_parameter(name, value, f"flow '{flow_name}'")
@@ -310,6 +316,7 @@ def create_adhoc_run(
             tags=list(tags),
             scheduled_time=now,
             created=now,
+            created_by=created_by,
         )
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)

@@ -109,6 +109,7 @@ _NEW_RUN = {
     "retries": "d.retries",
     "tags": "d.tags",
     "created": ":now",
+    "created_by": "'scheduler'",
 }
 _PLANNED = {
     "id": "varchar",

@@ -237,6 +237,8 @@ class FlowRunRow(Base):
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who made the run (`FlowRun.created_by`); NULL for runs from before migration 0010.
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Seconds spent RUNNING, every attempt added up when it ends (usage and quotas); NULL
     # until an attempt ended, and for runs from before migration 0006.
     compute_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -276,6 +278,8 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(20))
     pools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A runner key's deployment patterns; NULL for keys from before migration 0010.
+    deployments: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=list)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

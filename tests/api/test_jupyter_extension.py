@@ -57,11 +57,13 @@ class Jupyter:
         return HttpClient(f"{self.url}/nborch", token, retry_for=0)
 
 
-def start_jupyter(folder: Path, base_url: str = "/") -> Jupyter:
+def start_jupyter(folder: Path, base_url: str = "/", config: str = "") -> Jupyter:
     """`jupyter server` on a free loopback port with a known token, NBORCH_HOME in `folder`
-    and a short scheduler interval; returned once nborch's /health answers through it."""
+    and a short scheduler interval, and `config` as its jupyter_server_config.py (which may
+    import the tests' `support` package); returned once nborch's /health answers through it."""
     for name in ("home", "root", "config", "runtime"):
         (folder / name).mkdir(parents=True, exist_ok=True)
+    (folder / "config" / "jupyter_server_config.py").write_text(config)
     port = free_port()
     env = environment(
         NBORCH_HOME=str(folder / "home"),
@@ -70,6 +72,7 @@ def start_jupyter(folder: Path, base_url: str = "/") -> Jupyter:
         # virtualenv's etc/jupyter, which Jupyter reads all the same.
         JUPYTER_CONFIG_DIR=str(folder / "config"),
         JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[1]),
     )
     argv = [
         sys.executable,
@@ -334,3 +337,16 @@ def test_a_signal_stops_jupyter_and_the_extension_says_so(tmp_path: Path) -> Non
     finally:
         jupyter.process.stop()
         close_stores()
+
+
+def test_a_default_jupyters_user_is_an_nborch_admin_and_its_runs_name_it(
+    jupyter: Jupyter,
+) -> None:
+    """No roles configured, Jupyter's own authorizer (allows all): today's behaviour."""
+    with closing(jupyter.client()) as client:
+        client.create_pool("default-admin", "process")
+        deploy_hello(client, "default-admin", "mine")
+        run = client.create_run("hello/mine")
+        assert client.list_secrets() is not None and client.list_api_keys() is not None
+    assert run.created_by is not None and run.created_by.startswith("jupyter:"), run.created_by
+    assert len(run.created_by) > len("jupyter:")

@@ -160,7 +160,7 @@ def test_a_copy_waits_for_the_answer_of_the_first_request_still_at_work(
     key, store = "key-3", sqlite_server.local.store
     body = b'{"deployment": "hello/demo", "parameters": {"name": "Slow"}}'
     request = request_keys.fingerprint("POST", "/flow-runs", repr([]) + repr({}), body)
-    assert request_keys.reserve(store, f"test-admin:{key}", request) is None
+    assert request_keys.reserve(store, f"key:test-admin:{key}", request) is None
 
     answers: list[httpx.Response] = []
     copy = threading.Thread(
@@ -182,7 +182,7 @@ def test_a_copy_waits_for_the_answer_of_the_first_request_still_at_work(
 
     made = b'{"answer": "the first one"}'
     request_keys.record(
-        store, f"test-admin:{key}", request_keys.Answer(201, "application/json", made)
+        store, f"key:test-admin:{key}", request_keys.Answer(201, "application/json", made)
     )
     copy.join(30)
     assert answers[0].status_code == 201 and answers[0].content == made

@@ -180,6 +180,7 @@ class RunDetail:
             ("job variables", compact(run.job_variables, 400)),
             ("work pool", run.pool_name or "-"),
             ("worker", run.worker_name or "-"),
+            ("created by", run.created_by or "-"),
             ("scheduled", clock(run.scheduled_time)),
             ("started", clock(run.start_time)),
             ("ended", clock(run.end_time)),

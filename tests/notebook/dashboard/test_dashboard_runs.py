@@ -5,6 +5,7 @@ are compared."""
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -102,6 +103,7 @@ def test_a_run_made_with_the_form_goes_to_completed_on_screen(
         assert progress is not None and progress.total == 5  # 4 cells and papermill's parameters
         assert progress.done == 5 and progress.failed is None and progress.running is None
         assert detail.progress_bar.value.count('data-status="completed"') == 5
+        assert f"local:{getpass.getuser()}" in detail.facts.value  # who made the run
         detail.sections.selected_index = 2  # the output notebook, as HTML
         frame = detail.notebook.value
     assert frame.startswith("<iframe") and 'sandbox=""' in frame
