@@ -46,6 +46,7 @@ from nborch.client.routes import (
 from nborch.client.wire_errors import (
     AuthenticationError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     error_body,
     status_of,
 )

@@ -34,7 +34,7 @@ from nborch.orchestration.scheduler import tick
 VIEWER_READS = {
     "health", "openapi", "output_html", "cron_preview",
     "list_pools", "get_pool", "usage", "next_run_time", "list_queues", "list_workers",
-    "get_worker", "runs_being_cancelled",
+    "get_worker", "held_runs",
     "list_deployments", "get_deployment", "list_schedules",
     "list_runs", "get_run", "read_logs", "read_output_notebook",
 }  # fmt: skip
@@ -102,7 +102,7 @@ def _reads(
         "list_queues": lambda: "q" in [q.name for q in c.list_queues("p")],
         "list_workers": lambda: [x.name for x in c.list_workers()] == ["w1"],
         "get_worker": lambda: c.get_worker(worker.id).name == "w1",
-        "runs_being_cancelled": lambda: c.runs_being_cancelled(worker.id) == [],
+        "held_runs": lambda: c.held_runs(worker.id) == [],
         "list_deployments": lambda: len(c.list_deployments()) == 2,
         "get_deployment": lambda: c.get_deployment("hello/a").name == "a",
         "list_schedules": lambda: len(c.list_schedules("hello/a")) == 1,
