@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import typing
 import uuid
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
+    MAX_JSON_DEPTH,
     PUBLIC,
     SERVER_OPS,
     AppliedDeployment,
@@ -41,6 +43,7 @@ from nborch.client.routes import (
 )
 from nborch.client.wire_errors import (
     AuthenticationError,
+    BadRequestError,
     PayloadTooLargeError,
     PermissionDeniedError,
     error_body,
@@ -63,7 +66,7 @@ class Answer:
     content_type: str = JSON_TYPE
 
 
-def _error(err: NborchError) -> Answer:
+def error_answer(err: NborchError) -> Answer:
     return Answer(status_of(err), json.dumps(error_body(err)).encode())
 
 
@@ -72,14 +75,37 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def _plain_errors(err: pydantic.ValidationError, where: str) -> str:
-    """Pydantic's errors in one line: `body.limit: Input should be ...; ...`."""
+def _invalid(route: Route, err: pydantic.ValidationError, where: str) -> ValidationError:
+    """Pydantic's errors in one line, naming the operation: `Invalid request to create_pool:
+    body.limit: Input should be ...; ...`; an unknown field is named, with the fix."""
     parts = []
     for item in err.errors()[:5]:
         location = ".".join(str(p) for p in (where, *item["loc"]))
-        parts.append(f"{location}: {item['msg']}")
+        if item["type"] == "extra_forbidden":
+            parts.append(f"{location}: unknown field, which {route.name} does not take: remove it")
+        else:
+            parts.append(f"{location}: {item['msg']}")
     more = len(err.errors()) - 5
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    text = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    return ValidationError(f"Invalid request to {route.name}: {text}")
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def _nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` deep, told without
+    parsing it (parsers recurse, and a deep enough document exhausts the stack): each pass
+    takes away the innermost pairs of brackets left once strings are removed."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET)
+    for _ in range(limit):
+        shorter = _INNERMOST.sub(b"", brackets)
+        if shorter == brackets:  # nothing left, or not JSON (the parser will say so)
+            return False
+        brackets = shorter
+    return _INNERMOST.search(brackets) is not None
 
 
 def _no_nul(value: Any, where: str) -> None:
@@ -94,6 +120,20 @@ def _no_nul(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _no_nul(item, f"{where}[{index}]")
+
+
+def _admit(route: Route, principal: Principal | None, size: int) -> None:
+    """Refuse a caller without a valid key (unless the route is public), and a body of
+    `size` bytes beyond the route's limit."""
+    if route.access != PUBLIC and principal is None:
+        raise AuthenticationError(
+            "This nborch server needs an API key: set NBORCH_API_KEY. Create one on the "
+            "server's host with: nborch api-key create NAME --role admin"
+        )
+    if size > route.max_body:
+        raise PayloadTooLargeError(
+            f"The request body has {size} bytes; {route.name} takes at most {route.max_body}."
+        )
 
 
 def _is_list_field(model: type[BaseModel], name: str) -> bool:
@@ -162,7 +202,7 @@ class ApiService:
             )
             first = await self._off_loop(request_keys.reserve, self.client.store, key, request)
         except NborchError as err:
-            return _error(err)
+            return error_answer(err)
         if first is not None:
             return Answer(first.status, first.body, first.content_type)
         answered = False
@@ -194,16 +234,7 @@ class ApiService:
         body: bytes,
     ) -> Answer:
         try:
-            if route.access != PUBLIC and principal is None:
-                raise AuthenticationError(
-                    "This nborch server needs an API key: set NBORCH_API_KEY. Create one on the "
-                    "server's host with: nborch api-key create NAME --role admin"
-                )
-            if len(body) > route.max_body:
-                raise PayloadTooLargeError(
-                    f"The request body has {len(body)} bytes; {route.name} takes at most "
-                    f"{route.max_body}."
-                )
+            _admit(route, principal, len(body))
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
@@ -214,13 +245,13 @@ class ApiService:
             else:  # the operation's orchestration function, on the server's store
                 result = await self._off_loop(self.client.transport.call, route, kwargs)
         except NborchError as err:
-            return _error(err)
+            return error_answer(err)
         except DataError as err:  # e.g. a number beyond what the store's column holds
-            return _error(ValidationError(f"A value does not fit the store: {err.orig}"))
+            return error_answer(ValidationError(f"A value does not fit the store: {err.orig}"))
         except OverflowError as err:  # SQLite's way of saying the same
-            return _error(ValidationError(f"A value does not fit the store: {err}"))
+            return error_answer(ValidationError(f"A value does not fit the store: {err}"))
         except IntegrityError as err:
-            return _error(ConflictError(f"The store refused the change: {err.orig}"))
+            return error_answer(ConflictError(f"The store refused the change: {err.orig}"))
         except Exception:
             log.exception("nborch API: %s %s failed", route.method, route.path)
             return Answer(
@@ -232,6 +263,16 @@ class ApiService:
         if route.response is None:
             return Answer(route.success_status)
         return self._json(route, route.to_wire(result) if route.to_wire else result)
+
+    @staticmethod
+    def refusal(route: Route, principal: Principal | None, size: int) -> Answer | None:
+        """The answer to a request that is refused before its body is read (no valid key
+        for a route that needs one, or a body of `size` bytes beyond the route's limit)."""
+        try:
+            _admit(route, principal, size)
+        except NborchError as err:
+            return error_answer(err)
+        return None
 
     @staticmethod
     def _json(route: Route, value: Any) -> Answer:
@@ -281,21 +322,33 @@ class ApiService:
         try:
             params = route.params.model_validate(raw)
         except pydantic.ValidationError as err:
-            raise ValidationError(f"Invalid request: {_plain_errors(err, 'query')}") from None
+            raise _invalid(route, err, "query") from None
         kwargs = {name: getattr(params, name) for name in type(params).model_fields}
         if route.body is None:
             if body.strip():
                 raise ValidationError(f"{route.method} {route.path} takes no request body.")
             return kwargs
         try:
-            document = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
+            text = body.decode() if body else "null"
+        except UnicodeDecodeError as err:
+            raise BadRequestError(
+                f"The request body of {route.name} is not UTF-8 (byte {err.start}): send its "
+                "JSON encoded as UTF-8."
+            ) from None
+        if _nested_deeper_than(body, MAX_JSON_DEPTH):
+            raise ValidationError(
+                f"The request body of {route.name} nests arrays and objects more than "
+                f"{MAX_JSON_DEPTH} levels deep, which nborch refuses: flatten it."
+            )
+        try:
+            document = json.loads(text)
+        except ValueError as err:
             raise ValidationError(f"The request body is not valid JSON: {err}") from None
         _no_nul(document, "body")
         try:  # strictly, as JSON: `true` is no number, `"1"` no integer
-            parsed = _adapter(route.body).validate_json(body or b"null", strict=True)
+            parsed = _adapter(route.body).validate_json(text, strict=True)
         except pydantic.ValidationError as err:
-            raise ValidationError(f"Invalid request: {_plain_errors(err, 'body')}") from None
+            raise _invalid(route, err, "body") from None
         if route.body_arg:
             kwargs[route.body_arg] = parsed
         else:

@@ -36,6 +36,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Request bodies beyond these sizes are refused (413) before they are parsed.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+# Bodies nesting arrays and objects deeper than this are refused (422) before they are parsed.
+MAX_JSON_DEPTH = 64
 
 KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -16,7 +17,18 @@ from support.api import Server, store_snapshot
 from support.deployments import deploy_hello
 
 from nborch.api.openapi import build_openapi
-from nborch.client.routes import MAX_BODY_BYTES, ROUTES
+from nborch.client.routes import MAX_BODY_BYTES, MAX_JSON_DEPTH, ROUTES
+
+
+def _nested(depth: int) -> bytes:
+    """A pool whose body nests `depth` deep: objects and arrays, and brackets in strings."""
+    inner = '{"k": "[[{{", "v": ' * (depth - 2) + "[]" + "}" * (depth - 2)
+    return f'{{"name": "deep", "type": "process", "parameters": {inner}}}'.encode()
+
+
+DEPLOYMENT = {"flow_name": "hello", "name": "daily", "source": ".", "entrypoint": "hello.ipynb"}
+RUN = {"deployment": "hello/daily"}
+ANY_TEXT = mock.ANY
 
 
 @pytest.fixture
@@ -31,7 +43,12 @@ def populated(sqlite_server: Server) -> Server:
 BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     # method, path, body (bytes: sent as is), status, words in the message
     ("POST", "/work-pools", b"{not json", 422, "not valid JSON"),
-    ("POST", "/work-pools", b"\xff\xfe", 422, "not valid JSON"),
+    ("POST", "/work-pools", b"\xff\xfe", 400, "not UTF-8"),
+    ("POST", "/work-pools", b'{"name": "caf\xe9", "type": "process"}', 400, "not UTF-8"),
+    ("POST", "/work-pools", b"[" * 3000 + b"]" * 3000, 422, f"{MAX_JSON_DEPTH} levels"),
+    ("POST", "/work-pools", _nested(MAX_JSON_DEPTH + 1), 422, f"{MAX_JSON_DEPTH} levels"),
+    ("POST", "/work-pools", b'{"a": "' + b"[" * 3000 + b'"}', 422, "body.name"),
+    ("POST", "/work-pools", _nested(MAX_JSON_DEPTH), 422, "body.parameters"),
     ("POST", "/work-pools", [1, 2], 422, "body"),
     ("POST", "/work-pools", {"name": 7, "type": "process"}, 422, "body.name"),
     ("POST", "/work-pools", {"name": "p", "type": "process", "extra": 1}, 422, "body.extra"),
@@ -70,6 +87,28 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("GET", "/deployments/hello%2F..%2F..", None, 404, "not found"),
     ("GET", "/deployments/no-slash", None, 422, "FLOW/DEPLOYMENT"),
     ("POST", "/deployments/hello%2Fdaily/schedules", {"cron": "61 * * * *"}, 422, "61"),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"cron": "0 1 * * *", "colour": "red"},
+        422,
+        "body.colour: unknown field, which create_schedule does not take: remove it",
+    ),
+    ("PUT", "/deployments", {**DEPLOYMENT, "colour": "red"}, 422, "body.colour: unknown field"),
+    (
+        "PUT",
+        "/deployments",
+        {**DEPLOYMENT, "schedules": [{"cron": "0 1 * * *", "colour": "red"}]},
+        422,
+        "body.schedules.0.colour: unknown field, which apply_deployment",
+    ),
+    (
+        "PUT",
+        "/deployments",
+        {**DEPLOYMENT, "parameter_specs": [{"name": "x", "kind": "int"}]},
+        422,
+        "body.parameter_specs.0.kind: unknown field",
+    ),
     ("GET", "/flow-runs?limit=-5", None, 422, "query.limit"),
     ("GET", "/flow-runs?states=SLEEPING", None, 422, "query.states"),
     ("GET", "/flow-runs?colour=red", None, 422, "Unknown query parameter 'colour'"),
@@ -161,3 +200,30 @@ def test_fuzzed_requests_never_fail_the_server(populated: Server, mode: str) -> 
     assert not failures, "\n\n".join(failures[:10])
     assert len(checked) == len(ROUTES)  # every operation of the API was fuzzed
     assert not changed, "\n".join(changed)
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/flow-runs?limit=%FF", "query string of GET /flow-runs is not UTF-8"),
+        ("/flow-runs?%FF=1", "query string of GET /flow-runs is not UTF-8"),
+        ("/health?x=%C3", "query string of GET /health is not UTF-8"),
+        ("/work-pools/%FF%FE", "name in the path of GET /work-pools/{name} is not UTF-8"),
+    ],
+)
+def test_text_that_is_not_utf8_is_a_400(
+    populated: Server, path: str, words: str, with_key: bool
+) -> None:
+    """Percent-escapes that decode to bytes that are not UTF-8, in the query (values and
+    names) or a path segment: 400 naming where, with or without a key (401 is as good
+    without one), never a 500."""
+    headers = {"Authorization": f"Bearer {populated.admin_key}"} if with_key else {}
+    answer = httpx.get(populated.url + "/api/v1" + path, headers=headers)
+    if not with_key and answer.status_code == 401:
+        assert "API key" in answer.json()["error"]["message"]
+        assert not path.startswith("/health")
+        return
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == {"type": "BadRequestError", "message": ANY_TEXT}
+    assert words in answer.json()["error"]["message"]
