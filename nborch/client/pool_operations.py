@@ -19,6 +19,7 @@ from nborch.client.operations import (
     Changes,
     Input,
     Name,
+    Time,
     operation,
     pool_access,
     worker_access,
@@ -89,7 +90,7 @@ def _iso_time(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_time)]
+IsoDateTime = Annotated[Time, BeforeValidator(_iso_time)]
 
 
 class UsageQuery(Input):

@@ -19,6 +19,7 @@ from nborch.client.operations import (
     MAX_NOTEBOOK_BYTES,
     Input,
     Name,
+    Time,
     operation,
     pool_access,
     run_access,
@@ -60,7 +61,7 @@ class CreateRun(Input):
     deployment: str = Field(min_length=3, max_length=401)
     parameters: dict[str, Any] | None = None
     job_variables: dict[str, Any] | None = None
-    scheduled_time: datetime | None = None
+    scheduled_time: Time | None = None
     tags: list[str] = Field(default_factory=list, max_length=100)
 
 

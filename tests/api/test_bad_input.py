@@ -5,6 +5,7 @@ then fuzzed from its own OpenAPI document (schemathesis)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 from unittest import mock
 
@@ -18,6 +19,8 @@ from support.deployments import deploy_hello
 
 from nborch.api.openapi import build_openapi
 from nborch.client.routes import MAX_BODY_BYTES, MAX_JSON_DEPTH, ROUTES
+from nborch.errors import ValidationError
+from nborch.models import ScheduleSpec
 
 
 def _nested(depth: int) -> bytes:
@@ -109,6 +112,37 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
         422,
         "body.parameter_specs.0.kind: unknown field",
     ),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "2026-01-01T09:00:00"}, 422, "+00:00"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "0001-01-01T00:00:00+00:00"}, 422, "1970"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "9999-12-31T23:59:59+00:00"}, 422, "2200"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "9999-12-31T23:59:59-05:00"}, 422, "2200"),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"interval_seconds": 60, "anchor_date": "0001-01-01T00:00:00+00:00"},
+        422,
+        "years 1970 to 2200",
+    ),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"interval_seconds": 60, "anchor_date": "9999-12-31T23:59:59-05:00"},
+        422,
+        "years 1970 to 2200",
+    ),
+    (
+        "PUT",
+        "/deployments",
+        {
+            **DEPLOYMENT,
+            "schedules": [{"interval_seconds": 60, "anchor_date": "9999-12-31T00:00:00"}],
+        },
+        422,
+        "years 1970 to 2200",
+    ),
+    ("GET", "/usage?since=2026-01-01T00:00:00", None, 422, "query.since"),
+    ("GET", "/usage?since=0001-01-01T00:00:00%2B00:00", None, 422, "1970"),
+    ("GET", "/usage?until=9999-12-31T23:59:59Z", None, 422, "2200"),
     ("GET", "/flow-runs?limit=-5", None, 422, "query.limit"),
     ("GET", "/flow-runs?states=SLEEPING", None, 422, "query.states"),
     ("GET", "/flow-runs?colour=red", None, 422, "Unknown query parameter 'colour'"),
@@ -227,3 +261,27 @@ def test_text_that_is_not_utf8_is_a_400(
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == {"type": "BadRequestError", "message": ANY_TEXT}
     assert words in answer.json()["error"]["message"]
+
+
+def test_the_python_api_refuses_the_times_the_http_api_refuses(populated: Server) -> None:
+    """On either transport, before anything is sent or stored: the same rule as the wire."""
+    utc = timezone.utc
+    for client in (populated.local, populated.client()):
+        with pytest.raises(ValidationError, match=r"scheduled_time of create_run: .*\+00:00"):
+            client.create_run("hello/daily", scheduled_time=datetime(2026, 1, 1, 9))
+        with pytest.raises(ValidationError, match="years 1970 to 2200"):
+            client.create_run("hello/daily", scheduled_time=datetime(9999, 12, 31, tzinfo=utc))
+        with pytest.raises(ValidationError, match="since of usage: .* years 1970 to 2200"):
+            client.usage(since=datetime(1, 1, 1, tzinfo=utc))
+        with pytest.raises(ValidationError, match="until of usage: .* has no time zone"):
+            client.usage(until=datetime(2026, 1, 1))
+        schedule = ScheduleSpec(interval_seconds=60, anchor_date=datetime(1, 1, 1))
+        with pytest.raises(ValidationError, match="Anchor of a schedule .* years 1970 to 2200"):
+            client.create_schedule("hello/daily", schedule)
+    assert len(populated.local.list_runs()) == 1
+    # A naive anchor is in its schedule's time zone (said beside it): accepted.
+    paris = ScheduleSpec(
+        interval_seconds=3600, anchor_date=datetime(2026, 1, 1, 9), timezone="Europe/Paris"
+    )
+    made = populated.client().create_schedule("hello/daily", paris)
+    assert made.anchor_date == datetime(2026, 1, 1, 8, tzinfo=utc)
