@@ -40,6 +40,7 @@ from nborch.client.routes import (
     Health,
     NotebookParameters,
     Route,
+    StoreHealth,
 )
 from nborch.client.wire_errors import (
     AuthenticationError,
@@ -53,6 +54,7 @@ from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationE
 from nborch.execution.html import notebook_html
 from nborch.orchestration import request_keys
 from nborch.orchestration.api_keys import ADMIN, Principal, authenticate
+from nborch.store.migrate import HEAD_REVISION, read_schema_revision
 
 log = logging.getLogger("nborch.api")
 
@@ -260,6 +262,8 @@ class ApiService:
                     {"error": {"type": "InternalError", "message": "nborch failed; see its log."}}
                 ).encode(),
             )
+        if isinstance(result, Answer):  # the server's own, with a status of its choice
+            return result
         if route.response is None:
             return Answer(route.success_status)
         return self._json(route, route.to_wire(result) if route.to_wire else result)
@@ -282,8 +286,27 @@ class ApiService:
 
     # ---- what the server answers itself --------------------------------------------------
 
-    def health(self) -> Health:
-        return Health(status="ok", version=version("nborch"))
+    def health(self) -> Answer:
+        """200 with status "ok" when the store can be read and its schema is the one this
+        nborch needs; else 503, status "error", and the store's `error` in one line."""
+        store = StoreHealth(expected=HEAD_REVISION)
+        try:
+            store.revision = read_schema_revision(self.client.store)
+            store.reachable = True
+        except NborchError as err:
+            store.error = err.message
+        if store.reachable and store.revision != HEAD_REVISION:
+            store.error = (
+                f"The store's schema is {store.revision or 'missing'}; this nborch needs "
+                f"{HEAD_REVISION}. Restart nborch, which brings the store up to date when it "
+                "opens it (or upgrade nborch, if the store is newer)."
+            )
+        if store.error:
+            log.warning("nborch health: %s", store.error)
+        body = Health(
+            status="error" if store.error else "ok", version=version("nborch"), store=store
+        )
+        return Answer(503 if store.error else 200, body.model_dump_json().encode())
 
     def openapi(self) -> dict[str, Any]:
         return build_openapi()
