@@ -236,7 +236,8 @@ class PoolOperations:
     ) -> UsageReport:
         """Compute hours per pool, deployment and tag, and each pool's quota use.
 
-        Between `since` (default: the start of this month, UTC) and `until` (default: now)."""
+        Between `since` (default: the start of this month, UTC) and `until` (default: now),
+        times with a time zone in the years 1970-2200."""
 
     @operation(
         "GET",

@@ -154,7 +154,10 @@ class RunOperations:
         scheduled_time: datetime | None = None,
         tags: Sequence[str] = (),
     ) -> FlowRun:
-        """Create a run of a deployment"""
+        """Create a run of a deployment
+
+        `scheduled_time` (default: now) needs a time zone, e.g. `datetime.now(timezone.utc)
+        + timedelta(hours=1)`, and a year from 1970 to 2200."""
 
     @operation(
         "POST",
