@@ -103,7 +103,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, use_enum_values=False)
 
 
-class ParameterSpec(_Model):
+class _Spec(_Model):
+    """What a front end sends (a request body, or part of one): a field it does not know is
+    refused, never silently dropped, so a misspelt option is an error, not a no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ParameterSpec(_Spec):
     """One flow parameter, as declared in the notebook's `parameters` cell."""
 
     name: str
@@ -152,7 +159,7 @@ class Worker(_Model):
     server: str | None = None  # the server it talks through (None: the store itself)
 
 
-class ScheduleSpec(_Model):
+class ScheduleSpec(_Spec):
     """A cron expression in a time zone, or an interval from an anchor, with the
     parameters its runs get (on top of the deployment's)."""
 
@@ -170,6 +177,7 @@ class ScheduleSpec(_Model):
 
 
 class Schedule(ScheduleSpec):
+    model_config = ConfigDict(extra="ignore")  # an answer: fields of a newer server pass
     id: UUID
     deployment_name: str
     created: datetime
@@ -206,7 +214,7 @@ class Deployment(_Model):
         return f"{self.flow_name}/{self.name}"
 
 
-class DeploymentSpec(_Model):
+class DeploymentSpec(_Spec):
     """What `deploy` asks for; the CLI, the Python API and the magics all build one."""
 
     flow_name: str
@@ -235,7 +243,7 @@ class State(_Model):
     message: str = ""
 
 
-class CellFailure(_Model):
+class CellFailure(_Spec):
     """Where a notebook raised: the cell and the exception, as papermill reports it."""
 
     cell_index: int

@@ -4,6 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+# Times given as input must fall in these years: outside them they are typing mistakes, and
+# near year 1 or 9999 the times computed from them (an offset applied, a slot added) overflow.
+TIME_YEARS = (1970, 2200)
+
+
+def time_problem(moment: datetime, *, needs_zone: bool = True) -> str | None:
+    """What is wrong with a time given as input, in words that end with the fix; None when
+    nothing is. A time without a time zone is a problem unless `needs_zone` is False (the
+    input says its zone beside it, as a schedule's anchor does)."""
+    if not TIME_YEARS[0] <= moment.year <= TIME_YEARS[1]:
+        return (
+            f"{moment.isoformat()} is out of range: use a time in the years {TIME_YEARS[0]} "
+            f"to {TIME_YEARS[1]}"
+        )
+    if needs_zone and moment.tzinfo is None:
+        return (
+            f"{moment.isoformat()} has no time zone: give it an offset, e.g. "
+            f"{moment.isoformat()}+00:00 for UTC"
+        )
+    return None
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

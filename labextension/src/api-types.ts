@@ -224,9 +224,14 @@ export interface FlowRun {
   history: State[];
 }
 
+/**
+ * `status` is "ok" (answered 200), or "error" (503) when the store cannot be read or
+ * its schema is not `store.expected`.
+ */
 export interface Health {
   status: string;
   version: string;
+  store: StoreHealth;
 }
 
 export interface Heartbeat {
@@ -453,6 +458,17 @@ export interface State {
 
 /** The states of a flow run. */
 export type StateType = 'SCHEDULED' | 'LATE' | 'PENDING' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CRASHED' | 'CANCELLING' | 'CANCELLED';
+
+/**
+ * Whether the server can read its store, and whether the store's schema is the one
+ * this nborch needs (`expected`); `error` says what is wrong and the fix, in one line.
+ */
+export interface StoreHealth {
+  reachable: boolean;
+  revision: string | null;
+  expected: string;
+  error: string | null;
+}
 
 export interface TakeOverRun {
   worker_id: string;

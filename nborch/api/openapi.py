@@ -110,6 +110,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     for status, text in _REFUSALS.items():
         operation["responses"][status] = {"description": text, **error}
     operation["responses"]["503"] = {"description": "The store cannot be reached", **error}
+    if route.name == "health":  # its 503 is a Health too, saying what is wrong with the store
+        operation["responses"]["503"] = {
+            "description": "The store cannot be read, or its schema is not current",
+            "content": {"application/json": {"schema": _schema_of(route.response, components)}},
+        }
     if route.access == PUBLIC:
         operation["security"] = []
     return operation

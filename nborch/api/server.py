@@ -14,7 +14,7 @@ from pathlib import Path
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
-from nborch.api.handlers import KeyAuthenticatedHandler, api_handlers
+from nborch.api.handlers import KeyAuthenticatedHandler, NoSuchPathHandler, api_handlers
 from nborch.api.service import ApiService
 from nborch.client.routes import API_PREFIX, MAX_NOTEBOOK_BYTES
 from nborch.dispatch import Dispatcher
@@ -45,7 +45,10 @@ class ApiServer:
         # Notebooks deployed by path (POST /deploy-notebook) are under this folder.
         self.service = ApiService(notebook_root=notebook_root)
         self.http = HTTPServer(
-            Application(api_handlers(self.service, KeyAuthenticatedHandler)),
+            Application(
+                api_handlers(self.service, KeyAuthenticatedHandler),
+                default_handler_class=NoSuchPathHandler,
+            ),
             max_body_size=MAX_NOTEBOOK_BYTES + 1024 * 1024,
         )
         self.scheduler: SchedulerLoop | None = None

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import typing
@@ -30,9 +31,10 @@ from sqlalchemy.exc import DataError, IntegrityError
 from nborch.api import lab
 from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
-from nborch.api.roles import permits, refusal
+from nborch.api import roles
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
+    MAX_JSON_DEPTH,
     PUBLIC,
     SERVER_OPS,
     AppliedDeployment,
@@ -42,9 +44,11 @@ from nborch.client.routes import (
     Health,
     NotebookParameters,
     Route,
+    StoreHealth,
 )
 from nborch.client.wire_errors import (
     AuthenticationError,
+    BadRequestError,
     PayloadTooLargeError,
     PermissionDeniedError,
     error_body,
@@ -57,6 +61,7 @@ from nborch.orchestration import request_keys
 from nborch.orchestration.api_keys import Principal, authenticate
 from nborch.orchestration.crash_detection import server_seen
 from nborch.settings import get_settings
+from nborch.store.migrate import HEAD_REVISION, read_schema_revision
 
 log = logging.getLogger("nborch.api")
 
@@ -70,7 +75,7 @@ class Answer:
     content_type: str = JSON_TYPE
 
 
-def _error(err: NborchError) -> Answer:
+def error_answer(err: NborchError) -> Answer:
     return Answer(status_of(err), json.dumps(error_body(err)).encode())
 
 
@@ -79,14 +84,37 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def _plain_errors(err: pydantic.ValidationError, where: str) -> str:
-    """Pydantic's errors in one line: `body.limit: Input should be ...; ...`."""
+def _invalid(route: Route, err: pydantic.ValidationError, where: str) -> ValidationError:
+    """Pydantic's errors in one line, naming the operation: `Invalid request to create_pool:
+    body.limit: Input should be ...; ...`; an unknown field is named, with the fix."""
     parts = []
     for item in err.errors()[:5]:
         location = ".".join(str(p) for p in (where, *item["loc"]))
-        parts.append(f"{location}: {item['msg']}")
+        if item["type"] == "extra_forbidden":
+            parts.append(f"{location}: unknown field, which {route.name} does not take: remove it")
+        else:
+            parts.append(f"{location}: {item['msg']}")
     more = len(err.errors()) - 5
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    text = "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+    return ValidationError(f"Invalid request to {route.name}: {text}")
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def _nested_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` deep, told without
+    parsing it (parsers recurse, and a deep enough document exhausts the stack): each pass
+    takes away the innermost pairs of brackets left once strings are removed."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_A_BRACKET)
+    for _ in range(limit):
+        shorter = _INNERMOST.sub(b"", brackets)
+        if shorter == brackets:  # nothing left, or not JSON (the parser will say so)
+            return False
+        brackets = shorter
+    return _INNERMOST.search(brackets) is not None
 
 
 def _no_nul(value: Any, where: str) -> None:
@@ -101,6 +129,20 @@ def _no_nul(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _no_nul(item, f"{where}[{index}]")
+
+
+def _admit(route: Route, principal: Principal | None, size: int) -> None:
+    """Refuse a caller without a valid key (unless the route is public), and a body of
+    `size` bytes beyond the route's limit."""
+    if route.access != PUBLIC and principal is None:
+        raise AuthenticationError(
+            "This nborch server needs an API key: set NBORCH_API_KEY. Create one on the "
+            "server's host with: nborch api-key create NAME --role admin"
+        )
+    if size > route.max_body:
+        raise PayloadTooLargeError(
+            f"The request body has {size} bytes; {route.name} takes at most {route.max_body}."
+        )
 
 
 def _is_list_field(model: type[BaseModel], name: str) -> bool:
@@ -192,7 +234,7 @@ class ApiService:
             )
             first = await self._off_loop(request_keys.reserve, self.client.store, key, request)
         except NborchError as err:
-            return _error(err)
+            return error_answer(err)
         if first is not None:
             return Answer(first.status, first.body, first.content_type)
         answered = False
@@ -224,16 +266,7 @@ class ApiService:
         body: bytes,
     ) -> Answer:
         try:
-            if route.access != PUBLIC and principal is None:
-                raise AuthenticationError(
-                    "This nborch server needs an API key: set NBORCH_API_KEY. Create one on the "
-                    "server's host with: nborch api-key create NAME --role admin"
-                )
-            if len(body) > route.max_body:
-                raise PayloadTooLargeError(
-                    f"The request body has {len(body)} bytes; {route.name} takes at most "
-                    f"{route.max_body}."
-                )
+            _admit(route, principal, len(body))
             kwargs = self._inputs(route, path_args, query, body)
             if principal is not None:
                 await self._off_loop(self._authorize, route, principal, kwargs)
@@ -247,13 +280,13 @@ class ApiService:
             else:  # the operation's orchestration function, on the server's store
                 result = await self._off_loop(self.client.transport.call, route, kwargs)
         except NborchError as err:
-            return _error(err)
+            return error_answer(err)
         except DataError as err:  # e.g. a number beyond what the store's column holds
-            return _error(ValidationError(f"A value does not fit the store: {err.orig}"))
+            return error_answer(ValidationError(f"A value does not fit the store: {err.orig}"))
         except OverflowError as err:  # SQLite's way of saying the same
-            return _error(ValidationError(f"A value does not fit the store: {err}"))
+            return error_answer(ValidationError(f"A value does not fit the store: {err}"))
         except IntegrityError as err:
-            return _error(ConflictError(f"The store refused the change: {err.orig}"))
+            return error_answer(ConflictError(f"The store refused the change: {err.orig}"))
         except Exception:
             log.exception("nborch API: %s %s failed", route.method, route.path)
             return Answer(
@@ -262,9 +295,21 @@ class ApiService:
                     {"error": {"type": "InternalError", "message": "nborch failed; see its log."}}
                 ).encode(),
             )
+        if isinstance(result, Answer):  # the server's own, with a status of its choice
+            return result
         if route.response is None:
             return Answer(route.success_status)
         return self._json(route, route.to_wire(result) if route.to_wire else result)
+
+    @staticmethod
+    def refusal(route: Route, principal: Principal | None, size: int) -> Answer | None:
+        """The answer to a request that is refused before its body is read (no valid key
+        for a route that needs one, or a body of `size` bytes beyond the route's limit)."""
+        try:
+            _admit(route, principal, size)
+        except NborchError as err:
+            return error_answer(err)
+        return None
 
     @staticmethod
     def _json(route: Route, value: Any) -> Answer:
@@ -274,8 +319,27 @@ class ApiService:
 
     # ---- what the server answers itself --------------------------------------------------
 
-    def health(self) -> Health:
-        return Health(status="ok", version=version("nborch"))
+    def health(self) -> Answer:
+        """200 with status "ok" when the store can be read and its schema is the one this
+        nborch needs; else 503, status "error", and the store's `error` in one line."""
+        store = StoreHealth(expected=HEAD_REVISION)
+        try:
+            store.revision = read_schema_revision(self.client.store)
+            store.reachable = True
+        except NborchError as err:
+            store.error = err.message
+        if store.reachable and store.revision != HEAD_REVISION:
+            store.error = (
+                f"The store's schema is {store.revision or 'missing'}; this nborch needs "
+                f"{HEAD_REVISION}. Restart nborch, which brings the store up to date when it "
+                "opens it (or upgrade nborch, if the store is newer)."
+            )
+        if store.error:
+            log.warning("nborch health: %s", store.error)
+        body = Health(
+            status="error" if store.error else "ok", version=version("nborch"), store=store
+        )
+        return Answer(503 if store.error else 200, body.model_dump_json().encode())
 
     def openapi(self) -> dict[str, Any]:
         return build_openapi()
@@ -314,21 +378,33 @@ class ApiService:
         try:
             params = route.params.model_validate(raw)
         except pydantic.ValidationError as err:
-            raise ValidationError(f"Invalid request: {_plain_errors(err, 'query')}") from None
+            raise _invalid(route, err, "query") from None
         kwargs = {name: getattr(params, name) for name in type(params).model_fields}
         if route.body is None:
             if body.strip():
                 raise ValidationError(f"{route.method} {route.path} takes no request body.")
             return kwargs
         try:
-            document = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError) as err:
+            text = body.decode() if body else "null"
+        except UnicodeDecodeError as err:
+            raise BadRequestError(
+                f"The request body of {route.name} is not UTF-8 (byte {err.start}): send its "
+                "JSON encoded as UTF-8."
+            ) from None
+        if _nested_deeper_than(body, MAX_JSON_DEPTH):
+            raise ValidationError(
+                f"The request body of {route.name} nests arrays and objects more than "
+                f"{MAX_JSON_DEPTH} levels deep, which nborch refuses: flatten it."
+            )
+        try:
+            document = json.loads(text)
+        except ValueError as err:
             raise ValidationError(f"The request body is not valid JSON: {err}") from None
         _no_nul(document, "body")
         try:  # strictly, as JSON: `true` is no number, `"1"` no integer
-            parsed = _adapter(route.body).validate_json(body or b"null", strict=True)
+            parsed = _adapter(route.body).validate_json(text, strict=True)
         except pydantic.ValidationError as err:
-            raise ValidationError(f"Invalid request: {_plain_errors(err, 'body')}") from None
+            raise _invalid(route, err, "body") from None
         if route.body_arg:
             kwargs[route.body_arg] = parsed
         else:
@@ -357,9 +433,9 @@ class ApiService:
             return found
 
         deployment = kwargs.get(access.runs) if access.runs else None
-        if not permits(access, principal, pool, deployment):
+        if not roles.permits(access, principal, pool, deployment):
             scoped = pool() if principal.role is ApiKeyRole.WORKER else None
-            raise refusal(route, principal, scoped, deployment)
+            raise roles.refusal(route, principal, scoped, deployment)
         # A worker's write about a run is fenced by its attempt (`orchestration.fencing`).
         fenced = "attempt" in route.params.model_fields
         if fenced and principal.role is ApiKeyRole.WORKER and kwargs.get("attempt") is None:

@@ -36,6 +36,9 @@ from nborch.models import Deployment
 from nborch.parameters import parse_cli_parameters
 from nborch.timeutil import utcnow
 
+# A run is scheduled at most this far ahead (a larger --start-in is a typing mistake).
+START_IN_MAX = 10 * 366 * 24 * 3600.0
+
 
 @click.command("deploy")
 @click.argument("notebook", type=click.Path(dir_okay=False))
@@ -216,10 +219,10 @@ def next_run(d: Deployment) -> datetime | None:
 @click.option("--tag", "tags", multiple=True, help="A tag for this run (repeatable).")
 @click.option(
     "--start-in",
-    type=click.FloatRange(min=0),
+    type=click.FloatRange(min=0, max=START_IN_MAX),
     default=None,
     metavar="SECONDS",
-    help="Schedule it this many seconds from now (default: now).",
+    help="Schedule it this many seconds from now (default: now; at most ten years).",
 )
 @click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
 @json_option

@@ -26,9 +26,13 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from datetime import datetime
+from typing import Annotated, Any, ParamSpec, Protocol, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from nborch.errors import ValidationError
+from nborch.timeutil import time_problem
 
 API_PREFIX = "/api/v1"
 # A request sent again with its key is answered, not carried out twice (operations `once`).
@@ -36,6 +40,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Request bodies beyond these sizes are refused (413) before they are parsed.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
+# Bodies nesting arrays and objects deeper than this are refused (422) before they are parsed.
+MAX_JSON_DEPTH = 64
 
 KEEP: Any = ...  # "leave as it is" for optional updates where None means "clear"
 
@@ -123,6 +129,18 @@ class Changes(Input):
 # Documented in the OpenAPI document, checked by the orchestration (whose messages say more).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$"
 Name = Field(min_length=1, max_length=200, json_schema_extra={"pattern": NAME_PATTERN})
+
+
+def _wire_time(moment: datetime) -> datetime:
+    problem = time_problem(moment)
+    if problem:
+        raise ValueError(problem)
+    return moment
+
+
+# A time as an input: with a time zone (RFC 3339, as the OpenAPI document's date-time says),
+# in the years of `nborch.timeutil.TIME_YEARS`. The client checks the same before sending.
+Time = Annotated[datetime, AfterValidator(_wire_time)]
 
 
 # ---- the operation ------------------------------------------------------------------------
@@ -224,17 +242,26 @@ def operation(
         op = declare(method, path, stub.__name__, access, summary, signature=signature, **rest)
 
         bind = _binder(signature)
+        times = [n for n, p in signature.parameters.items() if "datetime" in str(p.annotation)]
 
         @functools.wraps(stub)
         def call(*args: P.args, **kwargs: P.kwargs) -> R:
             arguments = bind(args, kwargs)
             client = cast(HasTransport, arguments.pop("self"))
+            for name in times:  # what the server's `Time` refuses, refused on either transport
+                _check_time(op, name, arguments[name])
             return cast(R, client.transport.call(op, arguments))
 
         call.operation = op  # type: ignore[attr-defined]
         return call
 
     return declared
+
+
+def _check_time(op: Operation, name: str, moment: Any) -> None:
+    problem = time_problem(moment) if isinstance(moment, datetime) else None
+    if problem:
+        raise ValidationError(f"{name} of {op.name}: {problem}.")
 
 
 def _binder(

@@ -20,6 +20,7 @@ from nborch.client.operations import (
     Changes,
     Input,
     Name,
+    Time,
     operation,
     pool_access,
     worker_access,
@@ -99,7 +100,7 @@ def _iso_time(value: Any) -> Any:
     return value
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_time)]
+IsoDateTime = Annotated[Time, BeforeValidator(_iso_time)]
 
 
 class UsageQuery(Input):
@@ -245,7 +246,8 @@ class PoolOperations:
     ) -> UsageReport:
         """Compute hours per pool, deployment and tag, and each pool's quota use.
 
-        Between `since` (default: the start of this month, UTC) and `until` (default: now)."""
+        Between `since` (default: the start of this month, UTC) and `until` (default: now),
+        times with a time zone in the years 1970-2200."""
 
     @operation(
         "GET",

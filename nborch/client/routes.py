@@ -20,6 +20,7 @@ from nborch.client.operations import (
     API_PREFIX,
     IDEMPOTENCY_HEADER,
     MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
     MAX_NOTEBOOK_BYTES,
     NAME_PATTERN,
     PUBLIC,
@@ -78,9 +79,23 @@ class DeployNotebook(Input):
     description: str = Field(default="", max_length=10_000)
 
 
+class StoreHealth(BaseModel):
+    """Whether the server can read its store, and whether the store's schema is the one
+    this nborch needs (`expected`); `error` says what is wrong and the fix, in one line."""
+
+    reachable: bool = False
+    revision: str | None = None  # the store's Alembic revision; None: unknown or no schema
+    expected: str
+    error: str | None = None
+
+
 class Health(BaseModel):
+    """`status` is "ok" (answered 200), or "error" (503) when the store cannot be read or
+    its schema is not `store.expected`."""
+
     status: str
     version: str
+    store: StoreHealth
 
 
 class NotebookParameters(BaseModel):
@@ -100,7 +115,11 @@ class CronPreview(BaseModel):
 # fmt: off
 # Answered by the server itself (`nborch.api.service.ApiService`), not by a client operation.
 SERVER_ROUTES: list[Operation] = [
-    declare("GET", "/health", "health", PUBLIC, "Is the server up", response=Health),
+    declare(
+        "GET", "/health", "health", PUBLIC,
+        "Is the server up, can it read its store, is the store's schema current",
+        response=Health,
+    ),
     declare(
         "GET", "/openapi.json", "openapi", ANY_KEY, "This API's OpenAPI document",
         response=dict[str, Any],
@@ -143,10 +162,12 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "MAX_BODY_BYTES",
     "MAX_CLAIM_WAIT",
+    "MAX_JSON_DEPTH",
     "MAX_NOTEBOOK_BYTES",
     "ROUTES",
     "ROUTES_BY_OP",
     "SERVER_OPS",
+    "StoreHealth",
     "Access",
     "AppliedDeployment",
     "Changes",

@@ -19,6 +19,7 @@ from nborch.client.operations import (
     MAX_NOTEBOOK_BYTES,
     Input,
     Name,
+    Time,
     operation,
     pool_access,
     run_access,
@@ -69,7 +70,7 @@ class CreateRun(Input):
     deployment: str = Field(min_length=3, max_length=401)
     parameters: dict[str, Any] | None = None
     job_variables: dict[str, Any] | None = None
-    scheduled_time: datetime | None = None
+    scheduled_time: Time | None = None
     tags: list[str] = Field(default_factory=list, max_length=100)
 
 
@@ -164,7 +165,10 @@ class RunOperations:
         scheduled_time: datetime | None = None,
         tags: Sequence[str] = (),
     ) -> FlowRun:
-        """Create a run of a deployment"""
+        """Create a run of a deployment
+
+        `scheduled_time` (default: now) needs a time zone, e.g. `datetime.now(timezone.utc)
+        + timedelta(hours=1)`, and a year from 1970 to 2200."""
 
     @operation(
         "POST",

@@ -18,6 +18,10 @@ class PermissionDeniedError(NborchError):
     """The API key may not do this (403)."""
 
 
+class BadRequestError(NborchError):
+    """A request that is not even readable: bytes that are not UTF-8 (400)."""
+
+
 class PayloadTooLargeError(errors.ValidationError):
     """A request body beyond the server's limit (413)."""
 
@@ -28,6 +32,7 @@ class ServerUnavailableError(errors.StoreError):
 
 # Most specific first: an error answers with the status of the first class it is.
 _STATUS: list[tuple[type[NborchError], int]] = [
+    (BadRequestError, 400),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (errors.NotFoundError, 404),

@@ -19,6 +19,7 @@ a run, whose worker is gone, is removed with its folder.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psutil
@@ -45,10 +46,13 @@ from nborch.containers.spec import (
 )
 from nborch.containers.standby_handover import StandbyFolder, read_assignment
 from nborch.errors import ConflictError, NotFoundError
+from nborch.execution.masking import LineMasker
 from nborch.execution.outcome import Outcome, judge_outcome
+from nborch.jobs import resolve_job_configuration
 from nborch.models import FlowRun, StateType, WorkerStatus
 from nborch.settings import get_settings
 from nborch.workers.logs import LogShipper, is_noise
+from nborch.workers.run_secrets import RunSecrets
 
 _STILL_RUNNING = ("created", "running", "restarting", "paused")
 
@@ -158,7 +162,10 @@ class ContainerReconciler:
         if was_running:
             self._stop(container)
         me = self.worker.name
+        secrets = self._secrets(run)
+        forms = secrets.masked_forms()
         log = LogShipper(self.client, run.id, attempt=run.attempt)  # the take-over's
+        log.mask(forms)
         tail: list[str] = []
 
         def write(line: str) -> None:
@@ -167,11 +174,14 @@ class ContainerReconciler:
 
         try:
             stored = [line.message for line in self.client.read_logs(run.id)]
-            produced = [
-                line
-                for line in iter_lines([self.engine.api.logs(container.id, stream=False)])
-                if not is_noise(line)
-            ]
+            produced = _masked(
+                forms,
+                [
+                    line
+                    for line in iter_lines([self.engine.api.logs(container.id, stream=False)])
+                    if not is_noise(line)
+                ],
+            )  # as its worker stored them: masked, so the stored ones compare equal
             tail.extend(produced)
             for line in missing_log_lines(stored, produced):
                 log.write(line)
@@ -182,6 +192,7 @@ class ContainerReconciler:
                 auto_remove=labels.get(LABEL_AUTO_REMOVE) == "true",
                 write=write,
             )
+            secrets.mask_outputs(run.output_path)
             if was_running:
                 outcome = Outcome(
                     StateType.CANCELLED if run.state is StateType.CANCELLING else StateType.CRASHED,
@@ -208,6 +219,16 @@ class ContainerReconciler:
             run.id, outcome.state, outcome.message, failure=outcome.failure, attempt=run.attempt
         )
 
+    def _secrets(self, run: FlowRun) -> RunSecrets:
+        """What the run's own worker masked: the values of the secrets the run references,
+        and those its job's `secret_env` takes from a worker's environment (this worker's:
+        a worker of the same pool)."""
+        secrets = RunSecrets.fetch(self.client, run)
+        job = secrets.job(resolve_job_configuration(self.worker.job_template, run.job_variables))
+        names = job.get("secret_env") or []
+        secrets.hide(os.environ[name] for name in names if name in os.environ)
+        return secrets
+
     def _discard(
         self, container: Container, run: FlowRun | None, reason: str, labels: dict[str, str]
     ) -> None:
@@ -229,6 +250,12 @@ class ContainerReconciler:
             container.stop(timeout=max(1, round(get_settings().kill_grace_period)))
         except NotFound:
             pass
+
+
+def _masked(forms: list[str], lines: list[str]) -> list[str]:
+    """The lines as a LogShipper masking `forms` lets them out (values across lines too)."""
+    masker = LineMasker(forms)
+    return masker.feed(lines) + masker.finish()
 
 
 def _is_current_attempt(run: FlowRun, labels: dict[str, str]) -> bool:

@@ -18,13 +18,10 @@ from nborch.orchestration.timetables import check_cron, check_timezone
 from nborch.parameters import validate_parameters
 from nborch.store.engine import Store
 from nborch.store.tables import DeploymentRow, FlowRunRow, ScheduleRow
-from nborch.timeutil import utcnow
+from nborch.timeutil import time_problem, utcnow
 
 MIN_INTERVAL_SECONDS = 1.0
 MAX_INTERVAL_SECONDS = 10 * 366 * 24 * 3600.0  # ten years
-# Anchors outside these years are typing mistakes, and near year 1 or 9999 every time
-# computed from them overflows.
-ANCHOR_YEARS = (1970, 2200)
 
 
 def check_schedule(
@@ -45,11 +42,10 @@ def check_schedule(
             f"{MIN_INTERVAL_SECONDS:g} s to {MAX_INTERVAL_SECONDS:.0f} s (ten years)."
         )
     if spec.anchor_date is not None:
-        if not ANCHOR_YEARS[0] <= spec.anchor_date.year <= ANCHOR_YEARS[1]:
-            raise ValidationError(
-                f"Anchor {spec.anchor_date.isoformat()} of a schedule of {owner} is out of "
-                f"range: use a date in the years {ANCHOR_YEARS[0]} to {ANCHOR_YEARS[1]}."
-            )
+        # An anchor without an offset is in the schedule's time zone, so it may be naive.
+        problem = time_problem(spec.anchor_date, needs_zone=False)
+        if problem:
+            raise ValidationError(f"Anchor of a schedule of {owner}: {problem}.")
         if spec.anchor_date.tzinfo is None:  # read in the schedule's time zone
             zone = check_timezone(spec.timezone)
             spec = spec.model_copy(update={"anchor_date": spec.anchor_date.replace(tzinfo=zone)})

@@ -144,9 +144,11 @@ def _explain_sqlite_errors(engine: Engine, path: str) -> None:
                 raise explained from context.sqlalchemy_exception
 
 
-def explain_sqlite_error(error: sqlite3.DatabaseError, path: str) -> StoreError | None:
-    """The StoreError for a damaged or locked SQLite store at `path`; None for other
-    errors (a bug, a constraint), which keep their traceback."""
+def explain_sqlite_error(
+    error: sqlite3.DatabaseError, path: str, waited_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> StoreError | None:
+    """The StoreError for a damaged or locked SQLite store at `path` (its lock waited for
+    `waited_ms`); None for other errors (a bug, a constraint), which keep their traceback."""
     reason = str(error)
     if any(sign in reason for sign in _DAMAGED):
         return StoreError(
@@ -156,7 +158,7 @@ def explain_sqlite_error(error: sqlite3.DatabaseError, path: str) -> StoreError 
     if any(sign in reason for sign in _LOCKED):
         return StoreError(
             f"The store {path} is locked by another process ({reason}; waited "
-            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s). Stop the process that holds it "
+            f"{waited_ms / 1000:g} s). Stop the process that holds it "
             f"(find it with: fuser {path}) and try again."
         )
     return None

@@ -8,14 +8,18 @@ a current store costs no Alembic import. Concurrent openers are serialised by a 
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import OperationalError
 
+from nborch.errors import StoreError
 from nborch.home_files import private_file
-from nborch.store.engine import Store
+from nborch.store.engine import Store, explain_sqlite_error
 
 HEAD_REVISION = "0010_run_creators"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -26,6 +30,45 @@ def current_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table("alembic_version"):
         return None
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+# How long a look at the store (`read_schema_revision`) waits for a SQLite lock.
+PROBE_WAIT_MS = 2000
+
+
+def read_schema_revision(store: Store) -> str | None:
+    """The store's schema revision as it is now, or a StoreError that names the store and
+    the fix. A SQLite file is read read-only on a connection of its own, waiting for a lock
+    PROBE_WAIT_MS at most: a pooled connection reads from its page cache, which can outlive
+    a file damaged behind its back."""
+    path = store.engine.url.database if store.is_sqlite else None
+    if path and path != ":memory:":
+        return _sqlite_revision(path)
+    try:
+        with store.engine.connect() as connection:
+            return current_revision(connection)
+    except OperationalError as err:
+        reason = str(err.orig).strip().splitlines()[0] if err.orig else "no answer"
+        raise StoreError(
+            f"The store's database cannot be reached ({reason}). Check that it is running "
+            "and that NBORCH_DATABASE_URL names it."
+        ) from None
+
+
+def _sqlite_revision(path: str) -> str | None:
+    uri = f"file:{quote(path)}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=PROBE_WAIT_MS / 1000)) as db:
+            tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if ("alembic_version",) not in tables.fetchall():
+                return None
+            row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+            return str(row[0]) if row else None
+    except sqlite3.DatabaseError as err:
+        raise explain_sqlite_error(err, path, PROBE_WAIT_MS) or StoreError(
+            f"The store {path} cannot be read ({err}). Check that the file exists and that "
+            "nborch's user may read it (NBORCH_HOME or NBORCH_DATABASE_URL name it)."
+        ) from None
 
 
 def ensure_schema_is_current(store: Store) -> None:

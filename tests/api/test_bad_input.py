@@ -5,7 +5,9 @@ then fuzzed from its own OpenAPI document (schemathesis)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Any
+from unittest import mock
 
 import httpx
 import pytest
@@ -16,7 +18,20 @@ from support.api import Server, store_snapshot
 from support.deployments import deploy_hello
 
 from nborch.api.openapi import build_openapi
-from nborch.client.routes import MAX_BODY_BYTES, ROUTES
+from nborch.client.routes import MAX_BODY_BYTES, MAX_JSON_DEPTH, ROUTES
+from nborch.errors import ValidationError
+from nborch.models import ScheduleSpec
+
+
+def _nested(depth: int) -> bytes:
+    """A pool whose body nests `depth` deep: objects and arrays, and brackets in strings."""
+    inner = '{"k": "[[{{", "v": ' * (depth - 2) + "[]" + "}" * (depth - 2)
+    return f'{{"name": "deep", "type": "process", "parameters": {inner}}}'.encode()
+
+
+DEPLOYMENT = {"flow_name": "hello", "name": "daily", "source": ".", "entrypoint": "hello.ipynb"}
+RUN = {"deployment": "hello/daily"}
+ANY_TEXT = mock.ANY
 
 
 @pytest.fixture
@@ -31,7 +46,12 @@ def populated(sqlite_server: Server) -> Server:
 BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     # method, path, body (bytes: sent as is), status, words in the message
     ("POST", "/work-pools", b"{not json", 422, "not valid JSON"),
-    ("POST", "/work-pools", b"\xff\xfe", 422, "not valid JSON"),
+    ("POST", "/work-pools", b"\xff\xfe", 400, "not UTF-8"),
+    ("POST", "/work-pools", b'{"name": "caf\xe9", "type": "process"}', 400, "not UTF-8"),
+    ("POST", "/work-pools", b"[" * 3000 + b"]" * 3000, 422, f"{MAX_JSON_DEPTH} levels"),
+    ("POST", "/work-pools", _nested(MAX_JSON_DEPTH + 1), 422, f"{MAX_JSON_DEPTH} levels"),
+    ("POST", "/work-pools", b'{"a": "' + b"[" * 3000 + b'"}', 422, "body.name"),
+    ("POST", "/work-pools", _nested(MAX_JSON_DEPTH), 422, "body.parameters"),
     ("POST", "/work-pools", [1, 2], 422, "body"),
     ("POST", "/work-pools", {"name": 7, "type": "process"}, 422, "body.name"),
     ("POST", "/work-pools", {"name": "p", "type": "process", "extra": 1}, 422, "body.extra"),
@@ -70,6 +90,59 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("GET", "/deployments/hello%2F..%2F..", None, 404, "not found"),
     ("GET", "/deployments/no-slash", None, 422, "FLOW/DEPLOYMENT"),
     ("POST", "/deployments/hello%2Fdaily/schedules", {"cron": "61 * * * *"}, 422, "61"),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"cron": "0 1 * * *", "colour": "red"},
+        422,
+        "body.colour: unknown field, which create_schedule does not take: remove it",
+    ),
+    ("PUT", "/deployments", {**DEPLOYMENT, "colour": "red"}, 422, "body.colour: unknown field"),
+    (
+        "PUT",
+        "/deployments",
+        {**DEPLOYMENT, "schedules": [{"cron": "0 1 * * *", "colour": "red"}]},
+        422,
+        "body.schedules.0.colour: unknown field, which apply_deployment",
+    ),
+    (
+        "PUT",
+        "/deployments",
+        {**DEPLOYMENT, "parameter_specs": [{"name": "x", "kind": "int"}]},
+        422,
+        "body.parameter_specs.0.kind: unknown field",
+    ),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "2026-01-01T09:00:00"}, 422, "+00:00"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "0001-01-01T00:00:00+00:00"}, 422, "1970"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "9999-12-31T23:59:59+00:00"}, 422, "2200"),
+    ("POST", "/flow-runs", {**RUN, "scheduled_time": "9999-12-31T23:59:59-05:00"}, 422, "2200"),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"interval_seconds": 60, "anchor_date": "0001-01-01T00:00:00+00:00"},
+        422,
+        "years 1970 to 2200",
+    ),
+    (
+        "POST",
+        "/deployments/hello%2Fdaily/schedules",
+        {"interval_seconds": 60, "anchor_date": "9999-12-31T23:59:59-05:00"},
+        422,
+        "years 1970 to 2200",
+    ),
+    (
+        "PUT",
+        "/deployments",
+        {
+            **DEPLOYMENT,
+            "schedules": [{"interval_seconds": 60, "anchor_date": "9999-12-31T00:00:00"}],
+        },
+        422,
+        "years 1970 to 2200",
+    ),
+    ("GET", "/usage?since=2026-01-01T00:00:00", None, 422, "query.since"),
+    ("GET", "/usage?since=0001-01-01T00:00:00%2B00:00", None, 422, "1970"),
+    ("GET", "/usage?until=9999-12-31T23:59:59Z", None, 422, "2200"),
     ("GET", "/flow-runs?limit=-5", None, 422, "query.limit"),
     ("GET", "/flow-runs?states=SLEEPING", None, 422, "query.states"),
     ("GET", "/flow-runs?colour=red", None, 422, "Unknown query parameter 'colour'"),
@@ -161,3 +234,54 @@ def test_fuzzed_requests_never_fail_the_server(populated: Server, mode: str) -> 
     assert not failures, "\n\n".join(failures[:10])
     assert len(checked) == len(ROUTES)  # every operation of the API was fuzzed
     assert not changed, "\n".join(changed)
+
+
+@pytest.mark.parametrize("with_key", [True, False])
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/flow-runs?limit=%FF", "query string of GET /flow-runs is not UTF-8"),
+        ("/flow-runs?%FF=1", "query string of GET /flow-runs is not UTF-8"),
+        ("/health?x=%C3", "query string of GET /health is not UTF-8"),
+        ("/work-pools/%FF%FE", "name in the path of GET /work-pools/{name} is not UTF-8"),
+    ],
+)
+def test_text_that_is_not_utf8_is_a_400(
+    populated: Server, path: str, words: str, with_key: bool
+) -> None:
+    """Percent-escapes that decode to bytes that are not UTF-8, in the query (values and
+    names) or a path segment: 400 naming where, with or without a key (401 is as good
+    without one), never a 500."""
+    headers = {"Authorization": f"Bearer {populated.admin_key}"} if with_key else {}
+    answer = httpx.get(populated.url + "/api/v1" + path, headers=headers)
+    if not with_key and answer.status_code == 401:
+        assert "API key" in answer.json()["error"]["message"]
+        assert not path.startswith("/health")
+        return
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == {"type": "BadRequestError", "message": ANY_TEXT}
+    assert words in answer.json()["error"]["message"]
+
+
+def test_the_python_api_refuses_the_times_the_http_api_refuses(populated: Server) -> None:
+    """On either transport, before anything is sent or stored: the same rule as the wire."""
+    utc = timezone.utc
+    for client in (populated.local, populated.client()):
+        with pytest.raises(ValidationError, match=r"scheduled_time of create_run: .*\+00:00"):
+            client.create_run("hello/daily", scheduled_time=datetime(2026, 1, 1, 9))
+        with pytest.raises(ValidationError, match="years 1970 to 2200"):
+            client.create_run("hello/daily", scheduled_time=datetime(9999, 12, 31, tzinfo=utc))
+        with pytest.raises(ValidationError, match="since of usage: .* years 1970 to 2200"):
+            client.usage(since=datetime(1, 1, 1, tzinfo=utc))
+        with pytest.raises(ValidationError, match="until of usage: .* has no time zone"):
+            client.usage(until=datetime(2026, 1, 1))
+        schedule = ScheduleSpec(interval_seconds=60, anchor_date=datetime(1, 1, 1))
+        with pytest.raises(ValidationError, match="Anchor of a schedule .* years 1970 to 2200"):
+            client.create_schedule("hello/daily", schedule)
+    assert len(populated.local.list_runs()) == 1
+    # A naive anchor is in its schedule's time zone (said beside it): accepted.
+    paris = ScheduleSpec(
+        interval_seconds=3600, anchor_date=datetime(2026, 1, 1, 9), timezone="Europe/Paris"
+    )
+    made = populated.client().create_schedule("hello/daily", paris)
+    assert made.anchor_date == datetime(2026, 1, 1, 8, tzinfo=utc)

@@ -138,6 +138,23 @@ def test_the_api_needs_jupyters_token(jupyter: Jupyter) -> None:
         client.get_pool("no-token")
 
 
+def test_text_that_is_not_utf8_is_a_400_inside_jupyter_too(jupyter: Jupyter) -> None:
+    """The same handler as the standalone server's: a query, a path segment or a body that
+    is not UTF-8 is a 400 in the API's shape, never a 500."""
+    headers = {"Authorization": f"token {TOKEN}"}
+    for method, path, body, words in [
+        ("GET", "/flow-runs?limit=%FF", None, "query string of GET /flow-runs"),
+        ("GET", "/health?%FF=1", None, "query string of GET /health"),
+        ("GET", "/work-pools/%FF%FE", None, "name in the path of GET /work-pools/{name}"),
+        ("POST", "/work-pools", b'{"name": "caf\xe9", "type": "process"}', "request body"),
+    ]:
+        answer = httpx.request(method, jupyter.api(path), content=body, headers=headers, timeout=30)
+        assert answer.status_code == 400, (path, answer.text)
+        error = answer.json()["error"]
+        assert error["type"] == "BadRequestError" and words in error["message"], error
+        assert "not UTF-8" in error["message"]
+
+
 def test_an_http_client_of_jupyter_creates_deploys_and_lists(jupyter: Jupyter) -> None:
     with closing(jupyter.client()) as client:
         pool = client.create_pool("in-jupyter", "process", description="made through Jupyter")

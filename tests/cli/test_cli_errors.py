@@ -396,3 +396,19 @@ def test_a_bad_setting_names_its_variable_and_the_fix(
     finally:
         monkeypatch.delenv(variable)
         reset_settings()
+
+
+def test_times_out_of_range_are_one_line(nborch: Invoke, deployed: str) -> None:
+    """A run ten thousand years ahead, an anchor or a usage window near year 1 or 9999: one
+    line naming the bound, never an OverflowError, and no run made."""
+    runs = run_count(nborch)
+    too_late = nborch("deployment", "run", deployed, "--start-in", "1e15")
+    assert too_late.exit_code == 2 and "Traceback" not in too_late.output
+    assert "Invalid value for '--start-in'" in too_late.stderr
+    error_line(
+        nborch("deployment", "schedule", "create", deployed, "--interval", "60",
+               "--anchor-date", "9999-12-31T23:59:59"),
+        "years 1970 to 2200",
+    )  # fmt: skip
+    error_line(nborch("work-pool", "usage", "--since", "0001-01-01"), "years 1970 to 2200")
+    assert run_count(nborch) == runs

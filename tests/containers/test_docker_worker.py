@@ -302,17 +302,20 @@ def test_worker_killed_mid_run_next_worker_stops_its_container_and_crashes_the_r
     assert "Settling flow run" in second.output
 
 
-def test_worker_killed_then_the_next_worker_finishes_the_run_from_its_container(
-    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
-) -> None:
+def _finished_by_the_next_worker(
+    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path, marker: str
+) -> tuple[FlowRun, str]:
+    """A run (of a notebook printing `started` and `finished` with `marker`) whose worker
+    is killed after its first line, its container left to exit unwatched, then settled by
+    the next worker: the final run and the container's id."""
     client = pool.client
     flow = pool.deploy(
         sleeping_notebook(tmp_path / "sleeps.ipynb"),
         job_variables={"auto_remove": True, **NEVER_PULL},
     )
     first = pool.start_worker(workers)
-    run = client.create_run(flow, parameters={"seconds": 3, "marker": "f1"})
-    logged(client, run, "started f1")
+    run = client.create_run(flow, parameters={"seconds": 3, "marker": marker})
+    logged(client, run, "started")
     pool.check_mode(run)
     first.process.kill()
     first.process.wait(timeout=30)
@@ -322,12 +325,36 @@ def test_worker_killed_then_the_next_worker_finishes_the_run_from_its_container(
     pool.start_worker(workers, env=PATIENT)
     done = final_run(client, run, timeout=60)
     assert done.state is StateType.COMPLETED, done.state_message
-    assert done.state_message.startswith(f"Finished from container {container.id[:12]}'s result")
-    logs = messages(client, run)
+    return done, container.id
+
+
+def test_worker_killed_then_the_next_worker_finishes_the_run_from_its_container(
+    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    done, container_id = _finished_by_the_next_worker(pool, workers, tmp_path, "f1")
+    assert done.state_message.startswith(f"Finished from container {container_id[:12]}'s result")
+    logs = messages(pool.client, done)
     for marker in ("started f1", "finished f1"):  # each line once: none lost, none twice
         assert sum(marker in line for line in logs) == 1, logs
     assert done.output_path and Path(done.output_path).stat().st_uid == os.geteuid()
-    assert pool.containers(run) == []  # auto_remove, also after a takeover
+    assert pool.containers(done) == []  # auto_remove, also after a takeover
+
+
+@PLAIN_ONLY
+def test_a_settled_containers_lines_and_output_keep_the_runs_secret_masked(
+    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    """The lines a container wrote while no worker watched, shipped by the worker that
+    settles it, are masked like those its own worker shipped (and not shipped twice for
+    differing from the masked ones); so is its output notebook."""
+    secret = "s3cr3t-Tok3n-x9"
+    pool.client.set_secret("API_TOKEN", secret)
+    done, _ = _finished_by_the_next_worker(pool, workers, tmp_path, "{{ secret.API_TOKEN }}")
+    logs = messages(pool.client, done)
+    assert not any(secret in line for line in logs), logs
+    for shown in ("started *****", "finished *****"):  # each once, masked
+        assert sum(line.startswith(shown) for line in logs) == 1, logs
+    assert done.output_path and secret not in Path(done.output_path).read_text()
 
 
 # --- clear errors ---------------------------------------------------------------------------
