@@ -28,10 +28,9 @@ import pydantic
 from pydantic import BaseModel, TypeAdapter
 from sqlalchemy.exc import DataError, IntegrityError
 
-from nborch.api import lab
+from nborch.api import lab, roles
 from nborch.api.long_poll import ClaimLongPoll
 from nborch.api.openapi import build_openapi
-from nborch.api import roles
 from nborch.client.local import LocalClient
 from nborch.client.routes import (
     MAX_JSON_DEPTH,
