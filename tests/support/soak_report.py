@@ -24,6 +24,7 @@ from nborch.store.tables import DeploymentRow, FlowRunRow, FlowRunStateRow, Sche
 from support.soak_load import DOOMED, TRIGGERED
 
 FINAL = {s.value for s in StateType if s.is_final}
+WAITING = {StateType.SCHEDULED.value, StateType.LATE.value}
 
 
 @dataclass
@@ -213,6 +214,11 @@ class Findings:
         return [r for r in self.planned if not r.final]
 
     @property
+    def held(self) -> list[RunRecord]:
+        """Lost runs a worker claimed: a backlog would not explain them."""
+        return [r for r in self.lost if r.state not in WAITING]
+
+    @property
     def retried(self) -> list[RunRecord]:
         return [r for r in self.planned if r.crashed_then_retried()]
 
@@ -281,6 +287,8 @@ class Findings:
             ("  of them ended before marked CRASHED",
              str(sum(1 for r in self.executed_twice if r.finished_before_crash()))),
             ("lost (never final)", str(len(self.lost))),
+            ("  of them held by a worker (PENDING, RUNNING)", str(len(self.held))),
+            ("  of them waiting for one (SCHEDULED, LATE)", str(len(self.lost) - len(self.held))),
             ("CRASHED and retried", str(len(self.retried))),
             ("  of them went on running after marked CRASHED", str(len(self.ran_on))),
             ("final without being executed", str(len(self.ended_unexecuted))),
@@ -311,7 +319,8 @@ class Findings:
         parts = []
         for title, runs in [
             ("executed more than once", self.executed_twice),
-            ("lost", self.lost),
+            ("lost, held by a worker", self.held),
+            ("lost, waiting for a worker", [r for r in self.lost if r.state in WAITING]),
             ("final without being executed", self.ended_unexecuted),
             ("executed, but recorded as not COMPLETED", self.executed_not_completed),
         ]:
