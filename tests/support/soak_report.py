@@ -25,6 +25,8 @@ from support.soak_load import DOOMED, TRIGGERED
 
 FINAL = {s.value for s in StateType if s.is_final}
 WAITING = {StateType.SCHEDULED.value, StateType.LATE.value}
+# A claimed run whose state has not changed for this long (its notebook takes ~2 s) is stuck.
+STUCK_AFTER = 60.0
 
 
 @dataclass
@@ -66,6 +68,10 @@ class RunRecord:
         """Seconds from its time (or creation, if later) to its final state (or `now`)."""
         begin = max(self.created, self.scheduled)
         return ((self.final_at or now) - begin).total_seconds()
+
+    def stuck(self, now: datetime) -> bool:
+        changed = self.history[-1][1] if self.history else self.created
+        return (now - changed).total_seconds() > STUCK_AFTER
 
     def crashed_then_retried(self) -> bool:
         types = [entry[0] for entry in self.history]
@@ -215,8 +221,13 @@ class Findings:
 
     @property
     def held(self) -> list[RunRecord]:
-        """Lost runs a worker claimed: a backlog would not explain them."""
-        return [r for r in self.lost if r.state not in WAITING]
+        """Lost runs a worker claimed and then nothing happened to for `STUCK_AFTER` s: a
+        backlog would not explain them."""
+        return [r for r in self.lost if r.state not in WAITING and r.stuck(self.collected)]
+
+    @property
+    def cancelled(self) -> list[RunRecord]:
+        return [r for r in self.planned if r.state == StateType.CANCELLED.value]
 
     @property
     def retried(self) -> list[RunRecord]:
@@ -265,6 +276,8 @@ class Findings:
             ("0 runs lost (never final)", str(len(self.lost)), not self.lost),
             (f"every run final within {self.settle:g} s after the faults stop",
              "never" if math.isinf(after) else f"{after:.1f} s", after <= self.settle),
+            ("0 runs CANCELLED (the soak cancels none)", str(len(self.cancelled)),
+             not self.cancelled),
             ("0 triggers that made two runs", str(len(self.triggers_doubled)),
              not self.triggers_doubled),
             ("every healthy schedule kept its slots", f"{self.slots_missing} missing",
@@ -287,12 +300,14 @@ class Findings:
             ("  of them ended before marked CRASHED",
              str(sum(1 for r in self.executed_twice if r.finished_before_crash()))),
             ("lost (never final)", str(len(self.lost))),
-            ("  of them held by a worker (PENDING, RUNNING)", str(len(self.held))),
-            ("  of them waiting for one (SCHEDULED, LATE)", str(len(self.lost) - len(self.held))),
+            (f"  of them PENDING or RUNNING, unchanged for {STUCK_AFTER:g} s", str(len(self.held))),
+            ("  of them waiting for a worker (SCHEDULED, LATE)",
+             str(sum(1 for r in self.lost if r.state in WAITING))),
             ("CRASHED and retried", str(len(self.retried))),
             ("  of them went on running after marked CRASHED", str(len(self.ran_on))),
             ("final without being executed", str(len(self.ended_unexecuted))),
             ("  of them COMPLETED", str(len(self.completed_unexecuted))),
+            ("  of them CANCELLED", str(sum(1 for r in self.cancelled if not r.ends))),
             ("executed, but recorded as not COMPLETED", str(len(self.executed_not_completed))),
             ("longest time a run sat non-final", f"{longest:.1f} s"
              + (f" ({which.name}, {which.state})" if which else "")),
@@ -319,7 +334,7 @@ class Findings:
         parts = []
         for title, runs in [
             ("executed more than once", self.executed_twice),
-            ("lost, held by a worker", self.held),
+            ("lost, PENDING or RUNNING and unchanged", self.held),
             ("lost, waiting for a worker", [r for r in self.lost if r.state in WAITING]),
             ("final without being executed", self.ended_unexecuted),
             ("executed, but recorded as not COMPLETED", self.executed_not_completed),
