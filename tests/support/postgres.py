@@ -21,16 +21,31 @@ class PostgresServer:
     admin_url: str  # postgresql+psycopg://user@127.0.0.1:port/postgres
     data_dir: Path | None = None
     bin_dir: Path | None = None
+    options: str = ""  # the server's command-line options (port, socket folder, ...)
 
     def url_for(self, database: str) -> str:
         return self.admin_url.rsplit("/", 1)[0] + f"/{database}"
 
     def stop(self) -> None:
         if self.data_dir and self.bin_dir:
-            _run_as_postgres(
-                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"]
-            )
+            self.halt()
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the server at once (`-m immediate`, as when it crashes), keeping its data."""
+        assert self.data_dir and self.bin_dir, "a server given by URL cannot be stopped here"
+        _run_as_postgres(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"]
+        )
+
+    def resume(self) -> None:
+        """Start the server `halt` stopped, on the same port and data; returns once it
+        accepts connections."""
+        assert self.data_dir and self.bin_dir, "a server given by URL cannot be started here"
+        failure = _pg_ctl_start(self.bin_dir, self.data_dir, self.options)
+        if failure:
+            raise RuntimeError(failure)
+        _wait_until_ready(self)
 
 
 def find_bin_dir() -> Path | None:
@@ -59,6 +74,12 @@ def start_postgres() -> PostgresServer | str:
     url = os.environ.get("NBORCH_TEST_POSTGRES_URL")
     if url:
         return PostgresServer(admin_url=url)
+    return start_local_postgres()
+
+
+def start_local_postgres() -> PostgresServer | str:
+    """A fresh server of this machine's PostgreSQL, whatever NBORCH_TEST_POSTGRES_URL says
+    (one that can be stopped and started again), or the reason there is none."""
     bin_dir = find_bin_dir()
     if bin_dir is None:
         return "PostgreSQL is not installed (initdb not found); `make test` installs it"
@@ -81,29 +102,29 @@ def start_postgres() -> PostgresServer | str:
     options = (
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     )
-    done = _run_as_postgres(
-        [
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            options,
-            "-l",
-            str(base / "log"),
-            "-w",
-            "start",
-        ]
-    )
-    if done.returncode:
-        log = (base / "log").read_text() if (base / "log").exists() else ""
-        return f"PostgreSQL did not start: {done.stderr.strip()[-300:]} {log[-500:]}"
+    failure = _pg_ctl_start(bin_dir, data, options)
+    if failure:
+        return failure
     server = PostgresServer(
         admin_url=f"postgresql+psycopg://nborch@127.0.0.1:{port}/postgres",
         data_dir=data,
         bin_dir=bin_dir,
+        options=options,
     )
     _wait_until_ready(server)
     return server
+
+
+def _pg_ctl_start(bin_dir: Path, data: Path, options: str) -> str | None:
+    """Start the server of `data` (its log beside it); None, or why it did not start."""
+    log = data.parent / "log"
+    done = _run_as_postgres(
+        [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
+    )
+    if done.returncode:
+        text = log.read_text() if log.exists() else ""
+        return f"PostgreSQL did not start: {done.stderr.strip()[-300:]} {text[-500:]}"
+    return None
 
 
 def _wait_until_ready(server: PostgresServer, timeout: float = 30) -> None:
