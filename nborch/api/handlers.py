@@ -148,9 +148,13 @@ class KeyAuthenticatedHandler(ApiHandlerMixin, RequestHandler):
         if self._route is None:
             await self._not_offered(method)
             return
-        self._principal = await self.service.principal_for_key(
-            self.request.headers.get("Authorization")
-        )
+        try:
+            self._principal = await self.service.principal_for_key(
+                self.request.headers.get("Authorization")
+            )
+        except NborchError as err:  # the store is away: 503, which clients retry
+            await self._send(error_answer(err))
+            return
         length = int(self.request.headers.get("Content-Length") or 0)
         refusal = self.service.refusal(self._route, self._principal, length)
         if refusal is not None:

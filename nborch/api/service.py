@@ -26,7 +26,7 @@ from typing import Any
 
 import pydantic
 from pydantic import BaseModel, TypeAdapter
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 
 from nborch.api import lab, roles
 from nborch.api.long_poll import ClaimLongPoll
@@ -53,7 +53,7 @@ from nborch.client.wire_errors import (
     error_body,
     status_of,
 )
-from nborch.errors import ConflictError, NborchError, NotFoundError, ValidationError
+from nborch.errors import ConflictError, NborchError, NotFoundError, StoreError, ValidationError
 from nborch.execution.html import notebook_html
 from nborch.models import ApiKeyRole
 from nborch.orchestration import request_keys
@@ -63,6 +63,18 @@ from nborch.settings import get_settings
 from nborch.store.migrate import HEAD_REVISION, read_schema_revision
 
 log = logging.getLogger("nborch.api")
+
+# The store's driver saying it cannot be reached (PostgreSQL down or restarting, SQLite
+# locked): the caller is told to try again (503, which nborch's clients retry), not that
+# nborch failed.
+STORE_UNREACHABLE = (OperationalError, InterfaceError)
+
+
+def unreachable(err: OperationalError | InterfaceError) -> StoreError:
+    return StoreError(
+        f"nborch's store cannot be reached now ({type(err.orig).__name__}): try again in a "
+        "moment."
+    )
 
 JSON_TYPE = "application/json"
 
@@ -206,9 +218,12 @@ class ApiService:
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None
-        principal: Principal | None = await self._off_loop(
-            authenticate, self.client.store, key.strip()
-        )
+        try:
+            principal: Principal | None = await self._off_loop(
+                authenticate, self.client.store, key.strip()
+            )
+        except STORE_UNREACHABLE as err:
+            raise unreachable(err) from None
         return principal
 
     async def handle(
@@ -234,6 +249,8 @@ class ApiService:
             first = await self._off_loop(request_keys.reserve, self.client.store, key, request)
         except NborchError as err:
             return error_answer(err)
+        except STORE_UNREACHABLE as err:
+            return error_answer(unreachable(err))
         if first is not None:
             return Answer(first.status, first.body, first.content_type)
         answered = False
@@ -286,6 +303,8 @@ class ApiService:
             return error_answer(ValidationError(f"A value does not fit the store: {err}"))
         except IntegrityError as err:
             return error_answer(ConflictError(f"The store refused the change: {err.orig}"))
+        except STORE_UNREACHABLE as err:
+            return error_answer(unreachable(err))
         except Exception:
             log.exception("nborch API: %s %s failed", route.method, route.path)
             return Answer(

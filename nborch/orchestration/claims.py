@@ -55,7 +55,7 @@ def claim_runs(
         return []
     with store.write() as session:
         pool = pool_by_name(session, pool_name, for_update=True)
-        _check_worker(session, worker_id, pool)
+        _check_worker(session, worker_id, pool, now)
         if pool.paused or is_over_quota(session, pool, now):
             return []  # a pool over its compute-hours quota starts nothing until it resets
         held = session.execute(
@@ -106,8 +106,11 @@ def claim_runs(
         return load_runs(session, claimed, with_history=False)
 
 
-def _check_worker(session: Session, worker_id: uuid.UUID, pool: WorkPoolRow) -> None:
-    """Runs go only to a registered, running worker of the pool that hands them out."""
+def _check_worker(
+    session: Session, worker_id: uuid.UUID, pool: WorkPoolRow, now: datetime
+) -> None:
+    """Runs go only to a registered, running worker of the pool that hands them out; its
+    claim is a sign of life (or a run it takes could be crashed for its silence at once)."""
     worker = session.get(WorkerRow, str(worker_id))
     if worker is None:
         raise NotFoundError(
@@ -125,6 +128,7 @@ def _check_worker(session: Session, worker_id: uuid.UUID, pool: WorkPoolRow) -> 
         raise ConflictError(
             f"Worker '{worker.name}' has stopped: it may claim no more runs. Start it again."
         )
+    worker.last_heartbeat = max(worker.last_heartbeat, now)
 
 
 def _due_in_order(

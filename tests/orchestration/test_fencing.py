@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from support.deployments import deploy_hello
 
 from nborch.client import LocalClient
@@ -17,6 +18,7 @@ from nborch.errors import ConflictError, NotFoundError, RunLostError
 from nborch.models import StateType as S
 from nborch.orchestration import crash_detection, workers
 from nborch.settings import get_settings
+from nborch.store.tables import WorkerRow
 from nborch.timeutil import utcnow
 
 
@@ -170,3 +172,19 @@ def test_workers_of_the_store_crash_as_before(
     assert crash_detection.crash_orphaned_runs(client.store, now=later(timeout + 1)) == [
         str(run.id)
     ]
+
+
+def test_a_claim_is_a_sign_of_life(client: LocalClient, pool: str, worker_id: uuid.UUID) -> None:
+    """A worker whose heartbeat is late but who claims lives: its run is not crashed for
+    its silence a moment after it took it."""
+    deploy_hello(client, pool)
+    client.create_run("hello/demo")
+    with client.store.write() as session:
+        session.execute(
+            update(WorkerRow)
+            .where(WorkerRow.id == str(worker_id))
+            .values(last_heartbeat=utcnow() - timedelta(hours=1))
+        )
+    (run,) = client.claim_runs(pool, worker_id, 1)
+    assert crash_detection.crash_orphaned_runs(client.store) == []
+    assert client.get_run(run.id).state is S.PENDING
