@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -80,13 +81,29 @@ def test_a_damaged_store_is_503_in_one_line(sqlite_server: Server) -> None:
     assert _health(sqlite_server).status_code == 200
 
 
+def _lock_exclusively(server: Server, path: Path) -> sqlite3.Connection:
+    """A connection holding the store's exclusive lock. The lock wants no one else in: the
+    server's pooled connections are closed first, and a fresh connection tries again when
+    the server's sign of life (a write every few seconds) came between."""
+    errors: list[str] = []
+    for _ in range(100):
+        server.local.store.engine.dispose()
+        holder = sqlite3.connect(path, isolation_level=None, timeout=0.2)
+        try:
+            holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+            holder.execute("BEGIN EXCLUSIVE")
+            holder.execute("UPDATE alembic_version SET version_num = version_num")
+            return holder
+        except sqlite3.OperationalError as err:
+            errors.append(str(err))
+            holder.close()  # with whatever lock it got: the next try starts clean
+            time.sleep(0.05)
+    raise AssertionError(f"could not lock the store for the test: {set(errors)}")
+
+
 def test_a_locked_store_is_503_within_seconds(sqlite_server: Server) -> None:
     path = _store_file(sqlite_server)
-    sqlite_server.local.store.engine.dispose()  # an exclusive lock wants no one else in
-    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
-        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
-        holder.execute("BEGIN EXCLUSIVE")
-        holder.execute("UPDATE alembic_version SET version_num = version_num")
+    with closing(_lock_exclusively(sqlite_server, path)) as holder:
         _unhealthy(sqlite_server, str(path), "locked by another process", "fuser")
         holder.execute("ROLLBACK")
     assert _health(sqlite_server).status_code == 200
