@@ -13,6 +13,8 @@ from nborch.cli.options import (
     json_option,
     param_option,
     parse_job_variables,
+    parse_retry_on,
+    run_policy_options,
 )
 from nborch.cli.schedules import (
     catch_up_option,
@@ -32,9 +34,9 @@ from nborch.display import (
     print_table,
 )
 from nborch.flows import Flow
-from nborch.models import Deployment
+from nborch.models import ALL_RETRY_ON, Deployment, RunPolicy
 from nborch.parameters import parse_cli_parameters
-from nborch.timeutil import utcnow
+from nborch.timeutil import format_seconds, utcnow
 
 
 @click.command("deploy")
@@ -55,8 +57,9 @@ from nborch.timeutil import utcnow
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Run again this many times after a failure or crash.",
+    help="Run again this many times after an ending --retry-on names.",
 )
+@run_policy_options(for_one_run=False)
 @click.option(
     "--concurrency-limit",
     type=click.IntRange(min=0),
@@ -80,6 +83,10 @@ def deploy(
     description: str,
     version: str | None,
     retries: int,
+    timeout_seconds: float | None,
+    retry_delay_seconds: float | None,
+    retry_backoff: float | None,
+    retry_on: str | None,
     concurrency_limit: int | None,
     crons: tuple[str, ...],
     intervals: tuple[float, ...],
@@ -112,6 +119,10 @@ def deploy(
         description=description,
         version=version,
         retries=retries,
+        timeout=timeout_seconds,
+        retry_delay=retry_delay_seconds or 0.0,
+        retry_backoff=retry_backoff or 1.0,
+        retry_on=parse_retry_on(retry_on) or ALL_RETRY_ON,
         concurrency_limit=concurrency_limit,
         schedules=[] if clear_schedules else (specs or None),
         catch_up=catch_up,
@@ -195,6 +206,7 @@ def inspect(name: str, as_json: bool) -> None:
             ("description", d.description or "-"),
             ("version", d.version or "-"),
             ("retries", d.retries),
+            ("run policy", describe_policy(d)),
             ("concurrency limit", fmt_limit(d.concurrency_limit)),
             ("catch-up", d.catch_up.value),
             ("next run (UTC)", fmt_time(next_run(d)) or "-"),
@@ -203,6 +215,15 @@ def inspect(name: str, as_json: bool) -> None:
     )
     if d.schedules:
         show_schedules("Schedules", d.schedules)
+
+
+def describe_policy(policy: RunPolicy) -> str:
+    """`timeout 2 h; retries wait 30 s, x2 each; on failed, timeout`."""
+    timeout = format_seconds(policy.timeout_seconds) if policy.timeout_seconds else "none"
+    wait = format_seconds(policy.retry_delay_seconds) if policy.retry_delay_seconds else "at once"
+    backoff = f", x{policy.retry_backoff:g} each" if policy.retry_backoff != 1 else ""
+    on = ", ".join(kind.value for kind in policy.retry_on) or "nothing"
+    return f"timeout {timeout}; retries {wait}{backoff}; on {on}"
 
 
 def next_run(d: Deployment) -> datetime | None:
@@ -221,6 +242,7 @@ def next_run(d: Deployment) -> datetime | None:
     metavar="SECONDS",
     help="Schedule it this many seconds from now (default: now).",
 )
+@run_policy_options(for_one_run=True)
 @click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
 @json_option
 def run(
@@ -229,6 +251,11 @@ def run(
     job_vars: tuple[str, ...],
     tags: tuple[str, ...],
     start_in: float | None,
+    timeout_seconds: float | None,
+    retry_delay_seconds: float | None,
+    retry_backoff: float | None,
+    retry_on: str | None,
+    retries: int | None,
     watch: bool,
     as_json: bool,
 ) -> None:
@@ -248,6 +275,11 @@ def run(
         job_variables=parse_job_variables(job_vars),
         tags=tags,
         scheduled_time=scheduled_time,
+        timeout_seconds=timeout_seconds,
+        retries=retries,
+        retry_delay_seconds=retry_delay_seconds,
+        retry_backoff=retry_backoff,
+        retry_on=parse_retry_on(retry_on),
     )
     if as_json and not watch:
         print_json(flow_run)

@@ -29,6 +29,7 @@ from nborch.models import (
     FlowRun,
     LogLine,
     NewApiKey,
+    RetryOn,
     SecretInfo,
     StateType,
 )
@@ -70,6 +71,12 @@ class CreateRun(Input):
     job_variables: dict[str, Any] | None = None
     scheduled_time: datetime | None = None
     tags: list[str] = Field(default_factory=list, max_length=100)
+    # This run's policy where it is not the deployment's (bounds: nborch.orchestration.run_policy).
+    timeout_seconds: float | None = None
+    retries: int | None = None
+    retry_delay_seconds: float | None = None
+    retry_backoff: float | None = None
+    retry_on: list[RetryOn] | None = Field(default=None, max_length=3)
 
 
 class CreateAdhocRun(Input):
@@ -87,6 +94,7 @@ class SetState(Input):
     state: StateType
     message: str = Field(default="", max_length=100_000)
     failure: CellFailure | None = None
+    timed_out: bool = False
 
 
 class RecordInfrastructure(Input):
@@ -160,8 +168,16 @@ class RunOperations:
         job_variables: dict[str, Any] | None = None,
         scheduled_time: datetime | None = None,
         tags: Sequence[str] = (),
+        timeout_seconds: float | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | None = None,
+        retry_backoff: float | None = None,
+        retry_on: Sequence[RetryOn] | None = None,
     ) -> FlowRun:
-        """Create a run of a deployment"""
+        """Create a run of a deployment
+
+        The run policy's values given (its timeout, retries, ...) are this run's; the others
+        are its deployment's."""
 
     @operation(
         "POST",
@@ -225,8 +241,11 @@ class RunOperations:
         *,
         failure: CellFailure | None = None,
         attempt: int | None = None,
+        timed_out: bool = False,
     ) -> FlowRun:
-        """Move a run to another state"""
+        """Move a run to another state
+
+        `timed_out`: the run ended FAILED because its timeout passed."""
 
     @operation(
         "POST",

@@ -107,6 +107,10 @@ _NEW_RUN = {
     "output_path": "v.output_path",
     "run_count": "0",
     "retries": "d.retries",
+    "timeout_seconds": "d.timeout_seconds",
+    "retry_delay_seconds": "d.retry_delay_seconds",
+    "retry_backoff": "d.retry_backoff",
+    "retry_on": "d.retry_on",
     "tags": "d.tags",
     "created": ":now",
 }
