@@ -41,15 +41,15 @@ def format_seconds(seconds: float) -> str:
     return " ".join(parts[:2])
 
 
-def parse_duration(text: str, what: str) -> float:
+def parse_duration(text: str, what: str = "") -> float:
     """Seconds in `90`, `1.5`, `90s`, `5m`, `2h`, `1h30m`, `7d`; refused, naming `what`
-    (e.g. "--timeout"), with a ValueError when it is not one."""
+    (e.g. "Timeout"), with a ValueError when it is not one."""
     raw = text.strip().lower().replace(" ", "")
     match = _DURATION.fullmatch(raw)
     if not raw or match is None:
         raise ValueError(
             f"{what} '{text}' is not a duration. Write seconds (90) or numbers with units "
-            "d, h, m, s (30m, 1h30m, 2d)."
+            "d, h, m, s (30m, 1h30m, 2d).".lstrip()
         )
     if match["plain"] is not None:
         return float(match["plain"])

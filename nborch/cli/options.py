@@ -63,9 +63,8 @@ class Duration(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, (int, float)):
             return float(value)
-        what = f"--{param.name.replace('_', '-')}" if param and param.name else "Duration"
-        try:
-            return parse_duration(str(value), what)
+        try:  # click names the option
+            return parse_duration(str(value))
         except ValueError as err:
             self.fail(str(err), param, ctx)
 
