@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from support.api import Server
 from support.deployments import deploy_hello
 
 from nborch.client import LocalClient
@@ -161,3 +162,16 @@ def test_a_runs_own_policy_is_bounded_too(client: LocalClient, pool: str) -> Non
         with pytest.raises(ValidationError, match=says):
             client.create_run("hello/demo", **given)  # type: ignore[arg-type]
     assert client.list_runs(deployment="hello/demo") == []
+
+
+def test_over_http_a_timeout_and_a_runs_own_policy_reach_the_store(server: Server) -> None:
+    api = server.client()
+    api.create_pool("etl", "process")
+    deploy_hello(api, "etl", retries=1, retry_on="failed")
+    run = api.create_run("hello/demo", timeout_seconds=60, retry_delay_seconds=5)
+    assert (run.timeout_seconds, run.retry_delay_seconds) == (60, 5)
+    worker = api.register_worker("w", "etl").id
+    assert [r.id for r in api.claim_runs("etl", worker, 1)] == [run.id]
+    api.set_state(run.id, S.RUNNING, attempt=1)
+    ended = api.set_state(run.id, S.FAILED, "Timed out", attempt=1, timed_out=True)
+    assert ended.state is S.FAILED  # retried on failures only: a timeout is not one
