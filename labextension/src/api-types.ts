@@ -71,6 +71,7 @@ export interface CreateAdhocRun {
   cwd?: string | null;
   worker_id: string;
   tags?: string[];
+  timeout_seconds?: number | null;
 }
 
 export interface CreateApiKey {

@@ -10,7 +10,7 @@ import click
 import yaml
 from rich.markup import escape
 
-from nborch.cli.options import client, json_option
+from nborch.cli.options import Duration, client, json_option
 from nborch.cli.watch import follow_logs
 from nborch.display import (
     console,
@@ -258,6 +258,14 @@ def _parameters(
     help="Fail when one cell runs longer than this many seconds.",
 )
 @click.option(
+    "--timeout",
+    "timeout_seconds",
+    type=Duration(),
+    default=None,
+    metavar="DURATION",
+    help="Stop the run once it has run this long (30m, 2h; at most 7d): it ends FAILED, timed out.",
+)
+@click.option(
     "--log-output/--no-log-output",
     default=True,
     show_default=True,
@@ -275,6 +283,7 @@ def run(
     kernel_name: str | None,
     cwd: str | None,
     execution_timeout: float | None,
+    timeout_seconds: float | None,
     log_output: bool,
     flow_name: str | None,
     as_json: bool,
@@ -293,6 +302,7 @@ def run(
         kernel_name=kernel_name,
         cwd=cwd,
         execution_timeout=execution_timeout,
+        timeout=timeout_seconds,
         log_output=log_output,
         tee=(lambda line: error_console.print(line, markup=False)) if not as_json else None,
     )

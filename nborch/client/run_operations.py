@@ -88,6 +88,7 @@ class CreateAdhocRun(Input):
     cwd: str | None = Field(default=None, max_length=4096)
     worker_id: uuid.UUID
     tags: list[str] = Field(default_factory=list, max_length=100)
+    timeout_seconds: float | None = None
 
 
 class SetState(Input):
@@ -199,6 +200,7 @@ class RunOperations:
         cwd: str | None,
         worker_id: uuid.UUID,
         tags: Sequence[str] = (),
+        timeout_seconds: float | None = None,
     ) -> FlowRun:
         """Record a run of a notebook outside any deployment (nborch run)"""
 

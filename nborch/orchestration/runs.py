@@ -28,6 +28,7 @@ from nborch.models import (
     FlowRun,
     ParameterSpec,
     RetryOn,
+    RunPolicy,
     State,
     StateType,
 )
@@ -36,6 +37,7 @@ from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.run_policy import (
+    check_run_policy,
     ending_kind,
     planned_retry,
     policy_of,
@@ -312,11 +314,14 @@ def create_adhoc_run(
     cwd: str | None,
     worker_id: uuid.UUID,
     tags: Sequence[str] = (),
+    timeout_seconds: float | None = None,
 ) -> FlowRun:
-    """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`)."""
+    """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`);
+    past `timeout_seconds`, its worker stops it."""
     now = utcnow()
     for name, value in parameters.items():
         check_parameter(name, value, f"flow '{flow_name}'")
+    policy = check_run_policy(RunPolicy(timeout_seconds=timeout_seconds), f"flow '{flow_name}'")
     with store.write() as session:
         require_secrets(session, parameters, job_variables, owner=f"flow '{flow_name}'")
         flow = ensure_flow(session, flow_name)
@@ -338,6 +343,7 @@ def create_adhoc_run(
             scheduled_time=now,
             created=now,
         )
+        store_policy(row, policy)
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
         _add_state(session, row, S.PENDING, "Started by nborch run", now)

@@ -77,3 +77,22 @@ def test_a_run_past_its_timeout_is_stopped_and_fails_with_its_cell_marked(
     printed = next(c for c in output.cells if "the first cell ran" in c.source)
     assert "the first cell ran" in printed.outputs[0].text  # what ran before is kept
     assert "papermill-error-cell-tag" in output.cells[0].metadata.get("tags", [])
+
+
+def test_a_run_of_nborch_run_or_a_flow_cell_has_a_timeout_too(
+    sqlite_client: LocalClient, fast_settings: None, tmp_path: Path
+) -> None:
+    """`nborch run --timeout` and `%%flow --timeout` run the notebook here, on a worker of
+    their own (`run_notebook_here`): its watchdog stops the run all the same."""
+    from nborch.workers.inline import run_notebook_here
+
+    pid_file = tmp_path / "kernel.pid"
+    notebook = slow_notebook(tmp_path / "slow.ipynb")
+    done = run_notebook_here(
+        sqlite_client, notebook, parameters={"pid_file": str(pid_file)}, timeout=TIMEOUT
+    )
+    assert done.state is StateType.FAILED, done.state_message
+    assert done.state_message.startswith("Timed out in cell 4 after "), done.state_message
+    assert done.timeout_seconds == TIMEOUT
+    assert done.failure is not None and done.failure.ename == RUN_TIMEOUT
+    assert not _alive(int(pid_file.read_text()))
