@@ -26,6 +26,7 @@ from nborch.cli.schedules import (
 from nborch.cli.watch import watch_run
 from nborch.display import (
     console,
+    describe_policy,
     fmt_limit,
     fmt_time,
     print_deployment_summary,
@@ -34,9 +35,9 @@ from nborch.display import (
     print_table,
 )
 from nborch.flows import Flow
-from nborch.models import ALL_RETRY_ON, Deployment, RunPolicy
+from nborch.models import ALL_RETRY_ON, Deployment
 from nborch.parameters import parse_cli_parameters
-from nborch.timeutil import format_seconds, utcnow
+from nborch.timeutil import utcnow
 
 
 @click.command("deploy")
@@ -215,15 +216,6 @@ def inspect(name: str, as_json: bool) -> None:
     )
     if d.schedules:
         show_schedules("Schedules", d.schedules)
-
-
-def describe_policy(policy: RunPolicy) -> str:
-    """`timeout 2 h; retries wait 30 s, x2 each; on failed, timeout`."""
-    timeout = format_seconds(policy.timeout_seconds) if policy.timeout_seconds else "none"
-    wait = format_seconds(policy.retry_delay_seconds) if policy.retry_delay_seconds else "at once"
-    backoff = f", x{policy.retry_backoff:g} each" if policy.retry_backoff != 1 else ""
-    on = ", ".join(kind.value for kind in policy.retry_on) or "nothing"
-    return f"timeout {timeout}; retries {wait}{backoff}; on {on}"
 
 
 def next_run(d: Deployment) -> datetime | None:

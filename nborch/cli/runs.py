@@ -14,6 +14,7 @@ from nborch.cli.options import Duration, client, json_option
 from nborch.cli.watch import follow_logs
 from nborch.display import (
     console,
+    describe_policy,
     error_console,
     fmt_time,
     print_fields,
@@ -102,6 +103,7 @@ def show_run(run: FlowRun) -> None:
         ("output notebook", run.output_path),
         ("infrastructure", run.infrastructure_id or "-"),
         ("attempts", f"{run.run_count} (retries allowed: {run.retries})"),
+        ("run policy", describe_policy(run)),
         ("scheduled", fmt_time(run.scheduled_time)),
         ("started", fmt_time(run.start_time)),
         ("ended", fmt_time(run.end_time)),

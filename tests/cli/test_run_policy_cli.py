@@ -49,3 +49,9 @@ def test_a_bad_policy_is_one_line_and_nothing_is_stored(nborch: Invoke, pool: st
         "--retry-delay",
     )
     assert as_json(nborch("flow-run", "ls", "--json")) == []
+
+
+def test_a_run_shows_its_policy(nborch: Invoke, deployed: str) -> None:
+    run = as_json(nborch("deployment", "run", deployed, "--timeout", "2h", "--json"))
+    shown = ok(nborch("flow-run", "inspect", run["id"])).output
+    assert "timeout 2 h; retries at once; on failed, crashed, timeout" in shown
