@@ -375,12 +375,14 @@ class BaseWorker(ABC, Generic[Job]):
     def _time_out_if_due(self, active: ActiveRun) -> None:
         """Stop the run once its timeout has passed; it is then reported FAILED, timed out."""
         deadline, timeout = active.deadline, active.run.timeout_seconds
-        if deadline is None or timeout is None or active.abandoned or active.lost:
+        if deadline is None or timeout is None:
             return
         now = time.monotonic()
         if now < deadline:
             return
-        active.deadline = None
+        active.deadline = None  # looked at once: the watchdog need not wake for it again
+        if active.abandoned or active.lost:  # being stopped, and reported, already
+            return
         active.timed_out = now - deadline + timeout
         self.echo(
             f"Flow run '{active.run.name}' ran past its timeout ({timeout:g} s); stopping it."
