@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from nborch.models import Deployment, PoolStatus, StateType
+from nborch.models import Deployment, PoolStatus, RunPolicy, StateType
+from nborch.timeutil import format_seconds
 
 # Piped output is not cut to 80 columns.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -111,3 +112,12 @@ def print_deployment_summary(deployment: Deployment, created: bool) -> None:
     )
     console.print("To schedule a run for this deployment, use the following command:")
     console.print(f"\n        $ nborch deployment run '{deployment.full_name}'\n", markup=False)
+
+
+def describe_policy(policy: RunPolicy) -> str:
+    """`timeout 2 h; retries wait 30 s, x2 each; on failed, timeout`."""
+    timeout = format_seconds(policy.timeout_seconds) if policy.timeout_seconds else "none"
+    wait = format_seconds(policy.retry_delay_seconds) if policy.retry_delay_seconds else "at once"
+    backoff = f", x{policy.retry_backoff:g} each" if policy.retry_backoff != 1 else ""
+    on = ", ".join(kind.value for kind in policy.retry_on) or "nothing"
+    return f"timeout {timeout}; retries {wait}{backoff}; on {on}"

@@ -12,9 +12,19 @@ from typing import Any
 from nborch.client import NborchClient, get_client
 from nborch.display import print_deployment_summary
 from nborch.execution.notebooks import default_flow_name, read_parameter_specs
-from nborch.models import CatchUp, Deployment, DeploymentSpec, ParameterSpec, ScheduleSpec
+from nborch.models import (
+    ALL_RETRY_ON,
+    CatchUp,
+    Deployment,
+    DeploymentSpec,
+    ParameterSpec,
+    RetryOn,
+    ScheduleSpec,
+    retry_on_of,
+)
 from nborch.parameters import validate_parameters
 from nborch.sources import check_out, is_git_url, split_entrypoint
+from nborch.timeutil import seconds
 from nborch.workers.background import BackgroundWorker
 
 
@@ -57,6 +67,10 @@ class Flow:
         description: str = "",
         version: str | None = None,
         retries: int = 0,
+        timeout: float | timedelta | None = None,
+        retry_delay: float | timedelta = 0.0,
+        retry_backoff: float = 1.0,
+        retry_on: str | Sequence[RetryOn | str] = ALL_RETRY_ON,
         concurrency_limit: int | None = None,
         paused: bool = False,
         cron: str | Sequence[str] | None = None,
@@ -79,6 +93,11 @@ class Flow:
         `schedules` gives them in full. With none of the three, a redeploy keeps the
         deployment's schedules as they are. `catch_up` says what happens to times missed
         while nothing could run them: "latest" (default), "all" or "none".
+
+        The run policy: `timeout` (seconds or a timedelta; None: none) stops a run that has
+        run that long, which then ends FAILED, timed out. A run that ends in one of `retry_on`
+        ("failed", "crashed", "timeout") is run again, at most `retries` times, `retry_delay`
+        after its ending, times `retry_backoff` for each retry before (plus up to 10%).
 
         `image` (docker pools): the deployment's runs use this image; with `build`, nborch
         first builds it from the flow's folder (on the pool's default image, or from
@@ -119,6 +138,10 @@ class Flow:
             description=description,
             version=version,
             retries=retries,
+            timeout_seconds=seconds(timeout),
+            retry_delay_seconds=seconds(retry_delay) or 0.0,
+            retry_backoff=retry_backoff,
+            retry_on=retry_on_of(retry_on),
             concurrency_limit=concurrency_limit,
             paused=paused,
         )

@@ -6,7 +6,7 @@ These are wire models: the store keeps rows of its own and converts at its bound
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,6 +99,38 @@ class CatchUp(str, enum.Enum):
     NONE = "none"
 
 
+class RetryOn(str, enum.Enum):
+    """Which endings of a run are retried (while it has retries left): a failure (a cell
+    raised, papermill failed), a crash (the infrastructure or its worker died), or the run's
+    timeout. A run that times out ends FAILED, but counts as `timeout` only."""
+
+    FAILED = "failed"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+
+
+ALL_RETRY_ON = (RetryOn.FAILED, RetryOn.CRASHED, RetryOn.TIMEOUT)
+
+
+def retry_on_of(values: str | Iterable[str | RetryOn]) -> list[RetryOn]:
+    """`"failed,timeout"` (or a list of endings) as `RetryOn` values, without repeats;
+    a ValueError naming the endings there are for anything else."""
+    texts = (
+        values.split(",")
+        if isinstance(values, str)
+        else [v.value if isinstance(v, RetryOn) else str(v) for v in values]
+    )
+    kinds = [text.strip().lower() for text in texts if text.strip()]
+    allowed = [kind.value for kind in ALL_RETRY_ON]
+    unknown = [kind for kind in kinds if kind not in allowed]
+    if unknown or not kinds:
+        raise ValueError(
+            f"Retry on '{','.join(unknown) or values}' names no ending nborch retries. Give one "
+            f"or more of {','.join(allowed)} (e.g. --retry-on failed,timeout)."
+        )
+    return [RetryOn(kind) for kind in dict.fromkeys(kinds)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(from_attributes=True, use_enum_values=False)
 
@@ -108,6 +140,20 @@ class _Spec(_Model):
     refused, never silently dropped, so a misspelt option is an error, not a no-op."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class RunPolicy(_Model):
+    """How long a run may take and how it is retried (`nborch.orchestration.run_policy`):
+    a deployment's defaults, which its runs take unless they are given their own."""
+
+    # The longest a run may be RUNNING (None: no limit); past it, its worker stops it and
+    # it ends FAILED, "timed out in cell N after ...".
+    timeout_seconds: float | None = None
+    # A retry starts `retry_delay_seconds` after the ending, times `retry_backoff` for each
+    # retry before it, plus up to 10% of that at random (jitter).
+    retry_delay_seconds: float = 0.0
+    retry_backoff: float = 1.0
+    retry_on: list[RetryOn] = Field(default_factory=lambda: list(ALL_RETRY_ON))
 
 
 class ParameterSpec(_Spec):
@@ -187,7 +233,7 @@ class Schedule(ScheduleSpec):
     error: str | None = None
 
 
-class Deployment(_Model):
+class Deployment(RunPolicy):
     id: UUID
     flow_name: str
     name: str
@@ -214,7 +260,7 @@ class Deployment(_Model):
         return f"{self.flow_name}/{self.name}"
 
 
-class DeploymentSpec(_Spec):
+class DeploymentSpec(_Spec, RunPolicy):
     """What `deploy` asks for; the CLI, the Python API and the magics all build one."""
 
     flow_name: str
@@ -253,7 +299,7 @@ class CellFailure(_Spec):
     evalue: str
 
 
-class FlowRun(_Model):
+class FlowRun(RunPolicy):
     id: UUID
     name: str
     flow_name: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import nbformat
 
 from nborch.client import NborchClient, get_client
 from nborch.errors import NborchError
-from nborch.models import FlowRun, StateType
+from nborch.models import FlowRun, RetryOn, StateType, retry_on_of
+from nborch.timeutil import seconds
 
 
 class RunTimeoutError(NborchError):
@@ -77,14 +79,33 @@ def run_deployment(
     job_variables: dict[str, Any] | None = None,
     tags: Sequence[str] = (),
     timeout: float | None = None,
+    run_timeout: float | timedelta | None = None,
+    retries: int | None = None,
+    retry_delay: float | timedelta | None = None,
+    retry_backoff: float | None = None,
+    retry_on: str | Sequence[RetryOn | str] | None = None,
     client: NborchClient | None = None,
 ) -> RunHandle:
     """Run `flow/deployment` and return its handle once it has ended (`timeout=None`),
     after at most `timeout` seconds, or at once (`timeout=0`); as Prefect's does, it
-    returns at the time-out whatever the run's state. A worker of the pool runs it."""
+    returns at the time-out whatever the run's state. A worker of the pool runs it.
+
+    The run's own policy, where it is not the deployment's: `run_timeout` (the longest the
+    run may take: past it, it is stopped and ends FAILED, timed out), `retries`,
+    `retry_delay`, `retry_backoff` and `retry_on` (see `Flow.deploy`)."""
     client = client or get_client()
     handle = RunHandle(
-        client.create_run(name, parameters=parameters, job_variables=job_variables, tags=tags),
+        client.create_run(
+            name,
+            parameters=parameters,
+            job_variables=job_variables,
+            tags=tags,
+            timeout_seconds=seconds(run_timeout),
+            retries=retries,
+            retry_delay_seconds=seconds(retry_delay),
+            retry_backoff=retry_backoff,
+            retry_on=None if retry_on is None else retry_on_of(retry_on),
+        ),
         client,
     )
     if timeout != 0:

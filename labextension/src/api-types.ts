@@ -77,6 +77,7 @@ export interface CreateAdhocRun {
   cwd?: string | null;
   worker_id: string;
   tags?: string[];
+  timeout_seconds?: number | null;
 }
 
 export interface CreateApiKey {
@@ -110,6 +111,11 @@ export interface CreateRun {
   job_variables?: JsonObject | null;
   scheduled_time?: string | null;
   tags?: string[];
+  timeout_seconds?: number | null;
+  retries?: number | null;
+  retry_delay_seconds?: number | null;
+  retry_backoff?: number | null;
+  retry_on?: RetryOn[] | null;
 }
 
 export interface CronPreview {
@@ -143,6 +149,10 @@ export interface DeployNotebook {
 }
 
 export interface Deployment {
+  timeout_seconds: number | null;
+  retry_delay_seconds: number;
+  retry_backoff: number;
+  retry_on: RetryOn[];
   id: string;
   flow_name: string;
   name: string;
@@ -171,6 +181,10 @@ export interface DeploymentPath {
 
 /** What `deploy` asks for; the CLI, the Python API and the magics all build one. */
 export interface DeploymentSpec {
+  timeout_seconds?: number | null;
+  retry_delay_seconds?: number;
+  retry_backoff?: number;
+  retry_on?: RetryOn[];
   flow_name: string;
   name: string;
   source: string;
@@ -191,6 +205,10 @@ export interface DeploymentSpec {
 }
 
 export interface FlowRun {
+  timeout_seconds: number | null;
+  retry_delay_seconds: number;
+  retry_backoff: number;
+  retry_on: RetryOn[];
   id: string;
   name: string;
   flow_name: string;
@@ -384,6 +402,13 @@ export interface RegisterWorker {
   hostname?: string | null;
 }
 
+/**
+ * Which endings of a run are retried (while it has retries left): a failure (a cell
+ * raised, papermill failed), a crash (the infrastructure or its worker died), or the run's
+ * timeout. A run that times out ends FAILED, but counts as `timeout` only.
+ */
+export type RetryOn = 'failed' | 'crashed' | 'timeout';
+
 export interface RunPath {
   run_id: string;
 }
@@ -448,6 +473,7 @@ export interface SetState {
   state: StateType;
   message?: string;
   failure?: CellFailure | null;
+  timed_out?: boolean;
 }
 
 export interface State {

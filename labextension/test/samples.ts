@@ -56,6 +56,10 @@ export function deployment(changes: Partial<Deployment> = {}): Deployment {
     paused: false,
     concurrency_limit: null,
     retries: 0,
+    timeout_seconds: null,
+    retry_delay_seconds: 0,
+    retry_backoff: 1,
+    retry_on: ['failed', 'crashed', 'timeout'],
     catch_up: 'latest',
     schedules: [
       {
@@ -103,6 +107,10 @@ export function run(changes: Partial<FlowRun> = {}): FlowRun {
     failure: null,
     run_count: 1,
     retries: 0,
+    timeout_seconds: null,
+    retry_delay_seconds: 0,
+    retry_backoff: 1,
+    retry_on: ['failed', 'crashed', 'timeout'],
     tags: [],
     scheduled_time: '2024-05-01T09:59:50Z',
     start_time: '2024-05-01T09:59:52Z',

@@ -72,9 +72,9 @@ STORE_UNREACHABLE = (OperationalError, InterfaceError)
 
 def unreachable(err: OperationalError | InterfaceError) -> StoreError:
     return StoreError(
-        f"nborch's store cannot be reached now ({type(err.orig).__name__}): try again in a "
-        "moment."
+        f"nborch's store cannot be reached now ({type(err.orig).__name__}): try again in a moment."
     )
+
 
 JSON_TYPE = "application/json"
 

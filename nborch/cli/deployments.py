@@ -13,6 +13,8 @@ from nborch.cli.options import (
     json_option,
     param_option,
     parse_job_variables,
+    parse_retry_on,
+    run_policy_options,
 )
 from nborch.cli.schedules import (
     catch_up_option,
@@ -24,6 +26,7 @@ from nborch.cli.schedules import (
 from nborch.cli.watch import watch_run
 from nborch.display import (
     console,
+    describe_policy,
     fmt_limit,
     fmt_time,
     print_deployment_summary,
@@ -32,7 +35,7 @@ from nborch.display import (
     print_table,
 )
 from nborch.flows import Flow
-from nborch.models import Deployment
+from nborch.models import ALL_RETRY_ON, Deployment
 from nborch.parameters import parse_cli_parameters
 from nborch.timeutil import utcnow
 
@@ -58,8 +61,9 @@ START_IN_MAX = 10 * 366 * 24 * 3600.0
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Run again this many times after a failure or crash.",
+    help="Run again this many times after an ending --retry-on names.",
 )
+@run_policy_options(for_one_run=False)
 @click.option(
     "--concurrency-limit",
     type=click.IntRange(min=0),
@@ -83,6 +87,10 @@ def deploy(
     description: str,
     version: str | None,
     retries: int,
+    timeout_seconds: float | None,
+    retry_delay_seconds: float | None,
+    retry_backoff: float | None,
+    retry_on: str | None,
     concurrency_limit: int | None,
     crons: tuple[str, ...],
     intervals: tuple[float, ...],
@@ -115,6 +123,10 @@ def deploy(
         description=description,
         version=version,
         retries=retries,
+        timeout=timeout_seconds,
+        retry_delay=retry_delay_seconds or 0.0,
+        retry_backoff=retry_backoff or 1.0,
+        retry_on=parse_retry_on(retry_on) or ALL_RETRY_ON,
         concurrency_limit=concurrency_limit,
         schedules=[] if clear_schedules else (specs or None),
         catch_up=catch_up,
@@ -198,6 +210,7 @@ def inspect(name: str, as_json: bool) -> None:
             ("description", d.description or "-"),
             ("version", d.version or "-"),
             ("retries", d.retries),
+            ("run policy", describe_policy(d)),
             ("concurrency limit", fmt_limit(d.concurrency_limit)),
             ("catch-up", d.catch_up.value),
             ("next run (UTC)", fmt_time(next_run(d)) or "-"),
@@ -224,6 +237,7 @@ def next_run(d: Deployment) -> datetime | None:
     metavar="SECONDS",
     help="Schedule it this many seconds from now (default: now; at most ten years).",
 )
+@run_policy_options(for_one_run=True)
 @click.option("--watch", is_flag=True, help="Follow the run's logs and state until it ends.")
 @json_option
 def run(
@@ -232,6 +246,11 @@ def run(
     job_vars: tuple[str, ...],
     tags: tuple[str, ...],
     start_in: float | None,
+    timeout_seconds: float | None,
+    retry_delay_seconds: float | None,
+    retry_backoff: float | None,
+    retry_on: str | None,
+    retries: int | None,
     watch: bool,
     as_json: bool,
 ) -> None:
@@ -251,6 +270,11 @@ def run(
         job_variables=parse_job_variables(job_vars),
         tags=tags,
         scheduled_time=scheduled_time,
+        timeout_seconds=timeout_seconds,
+        retries=retries,
+        retry_delay_seconds=retry_delay_seconds,
+        retry_backoff=retry_backoff,
+        retry_on=parse_retry_on(retry_on),
     )
     if as_json and not watch:
         print_json(flow_run)

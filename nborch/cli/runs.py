@@ -10,10 +10,11 @@ import click
 import yaml
 from rich.markup import escape
 
-from nborch.cli.options import client, json_option
+from nborch.cli.options import Duration, client, json_option
 from nborch.cli.watch import follow_logs
 from nborch.display import (
     console,
+    describe_policy,
     error_console,
     fmt_time,
     print_fields,
@@ -102,6 +103,7 @@ def show_run(run: FlowRun) -> None:
         ("output notebook", run.output_path),
         ("infrastructure", run.infrastructure_id or "-"),
         ("attempts", f"{run.run_count} (retries allowed: {run.retries})"),
+        ("run policy", describe_policy(run)),
         ("scheduled", fmt_time(run.scheduled_time)),
         ("started", fmt_time(run.start_time)),
         ("ended", fmt_time(run.end_time)),
@@ -259,6 +261,14 @@ def _parameters(
     help="Fail when one cell runs longer than this many seconds.",
 )
 @click.option(
+    "--timeout",
+    "timeout_seconds",
+    type=Duration(),
+    default=None,
+    metavar="DURATION",
+    help="Stop the run once it has run this long (30m, 2h; at most 7d): it ends FAILED, timed out.",
+)
+@click.option(
     "--log-output/--no-log-output",
     default=True,
     show_default=True,
@@ -276,6 +286,7 @@ def run(
     kernel_name: str | None,
     cwd: str | None,
     execution_timeout: float | None,
+    timeout_seconds: float | None,
     log_output: bool,
     flow_name: str | None,
     as_json: bool,
@@ -294,6 +305,7 @@ def run(
         kernel_name=kernel_name,
         cwd=cwd,
         execution_timeout=execution_timeout,
+        timeout=timeout_seconds,
         log_output=log_output,
         tee=(lambda line: error_console.print(line, markup=False)) if not as_json else None,
     )

@@ -247,9 +247,12 @@ class HttpClient(Client):
         *,
         failure: CellFailure | None = None,
         attempt: int | None = None,
+        timed_out: bool = False,
     ) -> FlowRun:
         try:
-            return super().set_state(run_id, state, message, failure=failure, attempt=attempt)
+            return super().set_state(
+                run_id, state, message, failure=failure, attempt=attempt, timed_out=timed_out
+            )
         except ConflictError:
             if not self._sent_again():
                 raise

@@ -31,6 +31,7 @@ from nborch.models import (
     FlowRun,
     LogLine,
     NewApiKey,
+    RetryOn,
     SecretInfo,
     StateType,
 )
@@ -72,6 +73,12 @@ class CreateRun(Input):
     job_variables: dict[str, Any] | None = None
     scheduled_time: Time | None = None
     tags: list[str] = Field(default_factory=list, max_length=100)
+    # This run's policy where it is not the deployment's (bounds: nborch.orchestration.run_policy).
+    timeout_seconds: float | None = None
+    retries: int | None = None
+    retry_delay_seconds: float | None = None
+    retry_backoff: float | None = None
+    retry_on: list[RetryOn] | None = Field(default=None, max_length=3)
 
 
 class CreateAdhocRun(Input):
@@ -83,12 +90,14 @@ class CreateAdhocRun(Input):
     cwd: str | None = Field(default=None, max_length=4096)
     worker_id: uuid.UUID
     tags: list[str] = Field(default_factory=list, max_length=100)
+    timeout_seconds: float | None = None
 
 
 class SetState(Input):
     state: StateType
     message: str = Field(default="", max_length=100_000)
     failure: CellFailure | None = None
+    timed_out: bool = False
 
 
 class RecordInfrastructure(Input):
@@ -164,11 +173,18 @@ class RunOperations:
         job_variables: dict[str, Any] | None = None,
         scheduled_time: datetime | None = None,
         tags: Sequence[str] = (),
+        timeout_seconds: float | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | None = None,
+        retry_backoff: float | None = None,
+        retry_on: Sequence[RetryOn] | None = None,
     ) -> FlowRun:
         """Create a run of a deployment
 
         `scheduled_time` (default: now) needs a time zone, e.g. `datetime.now(timezone.utc)
-        + timedelta(hours=1)`, and a year from 1970 to 2200."""
+        + timedelta(hours=1)`, and a year from 1970 to 2200.
+        The run policy's values given (its timeout, retries, ...) are this run's; the others
+        are its deployment's."""
 
     @operation(
         "POST",
@@ -191,6 +207,7 @@ class RunOperations:
         cwd: str | None,
         worker_id: uuid.UUID,
         tags: Sequence[str] = (),
+        timeout_seconds: float | None = None,
     ) -> FlowRun:
         """Record a run of a notebook outside any deployment (nborch run)"""
 
@@ -233,8 +250,11 @@ class RunOperations:
         *,
         failure: CellFailure | None = None,
         attempt: int | None = None,
+        timed_out: bool = False,
     ) -> FlowRun:
-        """Move a run to another state"""
+        """Move a run to another state
+
+        `timed_out`: the run ended FAILED because its timeout passed."""
 
     @operation(
         "POST",

@@ -186,10 +186,16 @@ class Kernel:
 
     async def unless_it_dies(self, work: Awaitable[T], doing: str) -> T:
         """`work`'s result; or, should the kernel process end first, `work` cancelled and
-        `KernelDied` saying what the kernel last printed."""
+        `KernelDied` saying what the kernel last printed. Cancelled, it cancels `work` and
+        returns once `work` has ended."""
         task = asyncio.ensure_future(work)
         watched: set[asyncio.Future[Any]] = {task, self.exited}
-        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:  # `work` ends too: none of it goes on (e.g. saving)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise
         if task.done():
             return task.result()
         task.cancel()

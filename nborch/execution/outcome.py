@@ -3,12 +3,14 @@ of its logs: one place for every kind of infrastructure."""
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from nborch.models import CellFailure, StateType
+from nborch.timeutil import format_seconds
 
 _OOM_EXIT = 137  # 128 + SIGKILL, as containers and shells report it
 _SHELL_EXITS = {126: "command not executable", 127: "command not found"}
@@ -22,11 +24,17 @@ def out_of_memory_line(detail: str) -> str:
     return f"{OUT_OF_MEMORY}: {detail}"
 
 
+# The exception a timed-out run's running cell is marked with in its output notebook.
+RUN_TIMEOUT = "RunTimeout"
+_CELL_LINE = re.compile(r"Executing Cell (\d+)")
+
+
 @dataclass(frozen=True)
 class Outcome:
     state: StateType
     message: str
     failure: CellFailure | None = None
+    timed_out: bool = False  # ended by the run's timeout (see nborch.orchestration.run_policy)
 
 
 def read_failure(output_path: str | Path) -> CellFailure | None:
@@ -115,3 +123,66 @@ def judge_outcome(
     if any("DeadKernelError" in line or "Kernel died" in line for line in log_tail):
         return Outcome(StateType.CRASHED, f"The kernel died while running the notebook. {tail}")
     return Outcome(StateType.FAILED, f"papermill failed ({describe_exit(exit_code)}): {tail}")
+
+
+def timed_out(
+    output_path: str | Path | None, log_tail: Sequence[str], ran: float, timeout: float
+) -> Outcome:
+    """The outcome of a run its worker stopped after `ran` seconds, its timeout being
+    `timeout`: FAILED, naming the cell that was running (papermill's number, as its log says
+    "Executing Cell N"), which is marked in the output notebook as papermill marks a cell
+    that raised."""
+    detail = f"after {format_seconds(ran)} (the run's timeout is {format_seconds(timeout)})"
+    failure = mark_running_cell(output_path, f"The run timed out {detail}") if output_path else None
+    if failure is not None:
+        cell: int | None = failure.cell_index + 1
+    else:  # no notebook here to mark (e.g. on a cluster): the logs may say
+        cells = [m for line in log_tail if (m := _CELL_LINE.search(line))]
+        cell = int(cells[-1][1]) if cells else None
+    where = f"in cell {cell}" if cell is not None else "before its first cell"
+    return Outcome(StateType.FAILED, f"Timed out {where} {detail}", failure, timed_out=True)
+
+
+def mark_running_cell(output_path: str | Path, evalue: str) -> CellFailure | None:
+    """Mark the cell that was running when the run was stopped — the last one papermill
+    started, whatever status the stop left it in — as papermill marks a cell that raised: a
+    `RunTimeout` error output, the cell and notebook flagged, papermill's error marker at the
+    top. Returns the cell, or None when there is none (no notebook, not readable or writable,
+    no cell started)."""
+    path = Path(output_path)
+    try:
+        import nbformat
+
+        notebook = nbformat.read(path, as_version=4)
+    except Exception:  # none, or cut short while being written
+        return None
+    started = [
+        (index, cell)
+        for index, cell in enumerate(notebook.cells)
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return None
+    index, cell = started[-1]
+    traceback = [f"{RUN_TIMEOUT}: {evalue}"]
+    error = nbformat.v4.new_output("error", ename=RUN_TIMEOUT, evalue=evalue, traceback=traceback)
+    cell.setdefault("outputs", []).append(error)
+    cell.metadata.papermill.update(status="failed", exception=True)
+    notebook.metadata.setdefault("papermill", {})["exception"] = True
+    failure = CellFailure(
+        cell_index=index,
+        execution_count=cell.get("execution_count"),
+        source=cell.get("source", ""),
+        ename=RUN_TIMEOUT,
+        evalue=evalue,
+    )
+    from papermill.exceptions import PapermillExecutionError
+    from papermill.execute import raise_for_execution_errors
+
+    try:  # writes the notebook with papermill's marker, then raises as papermill does
+        raise_for_execution_errors(notebook, str(path))
+    except PapermillExecutionError:
+        pass
+    except OSError:
+        return None
+    return failure

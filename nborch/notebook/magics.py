@@ -27,6 +27,7 @@ from nborch.flows import Flow
 from nborch.notebook.cell_flow import split_parameters, write_flow_notebook
 from nborch.parameters import parse_cli_parameters
 from nborch.serving import serve
+from nborch.timeutil import parse_duration
 from nborch.workers import worker_class_for
 from nborch.workers.background import BackgroundWorker
 from nborch.workers.inline import run_notebook_here
@@ -125,6 +126,12 @@ class NborchMagics(Magics):
         metavar="NAME=VALUE",
         help="Run it this time with this parameter value (repeatable).",
     )
+    @argument(
+        "--timeout",
+        default=None,
+        metavar="DURATION",
+        help="Stop this run once it has run this long (30m, 2h): it ends FAILED, timed out.",
+    )
     @argument("--no-run", action="store_true", help="Declare the flow without running it.")
     @cell_magic
     @one_line_errors
@@ -162,6 +169,7 @@ class NborchMagics(Magics):
         console.print(
             f"Flow '{flow.name}' ({described or 'no parameters'}) -> {path}", markup=False
         )
+        timeout = parse_duration(args.timeout, "--timeout") if args.timeout else None
         if args.no_run:
             return
         run = run_notebook_here(
@@ -170,6 +178,7 @@ class NborchMagics(Magics):
             parameters=parameters,
             flow_name=flow.name,
             cwd=Path.cwd(),
+            timeout=timeout,
             tee=lambda text: console.print(text, markup=False),
         )
         message = f": {run.state_message}" if run.state_message else ""

@@ -106,9 +106,7 @@ def claim_runs(
         return load_runs(session, claimed, with_history=False)
 
 
-def _check_worker(
-    session: Session, worker_id: uuid.UUID, pool: WorkPoolRow, now: datetime
-) -> None:
+def _check_worker(session: Session, worker_id: uuid.UUID, pool: WorkPoolRow, now: datetime) -> None:
     """Runs go only to a registered, running worker of the pool that hands them out; its
     claim is a sign of life (or a run it takes could be crashed for its silence at once)."""
     worker = session.get(WorkerRow, str(worker_id))

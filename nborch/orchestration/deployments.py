@@ -29,6 +29,7 @@ from nborch.orchestration.lookup import (
 )
 from nborch.orchestration.names import check_name
 from nborch.orchestration.pools import check_limit
+from nborch.orchestration.run_policy import check_run_policy, policy_of, store_policy
 from nborch.orchestration.schedules import (
     check_schedule,
     replace_schedules,
@@ -63,6 +64,7 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
     check_limit(spec.concurrency_limit, owner)
     if not isinstance(spec.retries, int) or spec.retries < 0:
         raise ValidationError(f"Retries of {owner} must be a whole number >= 0.")
+    policy = check_run_policy(spec, owner)
     schedules = (
         None
         if spec.schedules is None
@@ -115,6 +117,7 @@ def apply_deployment(store: Store, spec: DeploymentSpec) -> tuple[Deployment, bo
         row.version = spec.version
         row.concurrency_limit = spec.concurrency_limit
         row.retries = spec.retries
+        store_policy(row, policy)
         row.catch_up = CatchUp(spec.catch_up).value
         if row.paused != spec.paused and not created:
             restart_schedules(session, row.id)
@@ -150,6 +153,7 @@ def _to_model(
         paused=row.paused,
         concurrency_limit=row.concurrency_limit,
         retries=row.retries,
+        **policy_of(row),
         catch_up=CatchUp(row.catch_up),
         schedules=schedules,
         created=row.created,

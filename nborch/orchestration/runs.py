@@ -27,6 +27,8 @@ from nborch.models import (
     CellFailure,
     FlowRun,
     ParameterSpec,
+    RetryOn,
+    RunPolicy,
     State,
     StateType,
 )
@@ -34,6 +36,14 @@ from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.orchestration.quotas import refuse_over_quota
+from nborch.orchestration.run_policy import (
+    check_run_policy,
+    ending_kind,
+    planned_retry,
+    policy_of,
+    run_policy,
+    store_policy,
+)
 from nborch.orchestration.secrets import require_secrets
 from nborch.parameters import check_parameter, validate_parameters
 from nborch.settings import get_settings
@@ -124,6 +134,7 @@ def _to_model(
         failure=CellFailure.model_validate(row.failure) if row.failure else None,
         run_count=row.run_count,
         retries=row.retries,
+        **policy_of(row),
         attempt=row.attempt,
         tags=row.tags,
         scheduled_time=row.scheduled_time,
@@ -219,15 +230,32 @@ def create_run(
     scheduled_time: datetime | None = None,
     tags: Sequence[str] = (),
     created_by: str | None = None,
+    timeout_seconds: float | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: float | None = None,
+    retry_backoff: float | None = None,
+    retry_on: Sequence[RetryOn] | None = None,
 ) -> FlowRun:
     """A SCHEDULED run of `flow/deployment`; refused, with nothing stored, on bad input.
-    `created_by` says who asked for it (see `FlowRun.created_by`)."""
+    `created_by` says who asked for it (see `FlowRun.created_by`). The run policy's values
+    (`timeout_seconds`, `retries`, ...) given here are this run's; those left None are the
+    deployment's."""
     parameters = dict(parameters or {})
     job_variables = dict(job_variables or {})
     now = utcnow()
     with store.write() as session:
         dep, flow = deployment_by_name(session, deployment)
         owner = f"deployment '{deployment}'"
+        if retries is not None and retries < 0:
+            raise ValidationError(f"Retries of a run of {owner} must be a whole number >= 0.")
+        policy = run_policy(
+            dep,
+            f"a run of {owner}",
+            timeout_seconds=timeout_seconds,
+            retry_delay_seconds=retry_delay_seconds,
+            retry_backoff=retry_backoff,
+            retry_on=retry_on,
+        )
         specs = [ParameterSpec.model_validate(p) for p in dep.parameter_specs]
         validate_parameters(specs, parameters, owner)
         require_secrets(
@@ -265,12 +293,13 @@ def create_run(
             cwd=cwd,
             output_path=output_path_for(run_id),
             run_count=0,
-            retries=dep.retries,
+            retries=dep.retries if retries is None else retries,
             tags=sorted({*dep.tags, *tags}),
             scheduled_time=scheduled_time or now,
             created=now,
             created_by=created_by,
         )
+        store_policy(row, policy)
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
         wake_pool(session, row.pool_id)
@@ -290,12 +319,14 @@ def create_adhoc_run(
     worker_id: uuid.UUID,
     tags: Sequence[str] = (),
     created_by: str | None = None,
+    timeout_seconds: float | None = None,
 ) -> FlowRun:
     """A run with no deployment, already PENDING in the hands of `worker_id` (`nborch run`);
-    `created_by` says who started it."""
+    `created_by` says who started it; past `timeout_seconds`, its worker stops it."""
     now = utcnow()
     for name, value in parameters.items():
         check_parameter(name, value, f"flow '{flow_name}'")
+    policy = check_run_policy(RunPolicy(timeout_seconds=timeout_seconds), f"flow '{flow_name}'")
     with store.write() as session:
         require_secrets(session, parameters, job_variables, owner=f"flow '{flow_name}'")
         flow = ensure_flow(session, flow_name)
@@ -318,6 +349,7 @@ def create_adhoc_run(
             created=now,
             created_by=created_by,
         )
+        store_policy(row, policy)
         session.add(row)
         _add_state(session, row, S.SCHEDULED, "", now)
         _add_state(session, row, S.PENDING, "Started by nborch run", now)
@@ -336,13 +368,15 @@ def set_state(
     *,
     failure: CellFailure | None = None,
     attempt: int | None = None,
+    timed_out: bool = False,
 ) -> FlowRun:
     """Move a run to `state`, storing the change with its time; refuses illegal moves, and
-    a worker's move once its `attempt` no longer holds the run (`nborch.orchestration.fencing`)."""
+    a worker's move once its `attempt` no longer holds the run (`nborch.orchestration.fencing`).
+    `timed_out`: a FAILED run ended by its timeout (retried only on `timeout`)."""
     now = utcnow()
     with store.write() as session:
         row = held_run(session, run_id, attempt, for_update=True)
-        transition(session, row, state, message, now)
+        transition(session, row, state, message, now, timed_out=timed_out)
         if failure is not None:
             row.failure = failure.model_dump(mode="json")
         session.flush()
@@ -357,6 +391,7 @@ def transition(
     now: datetime,
     *,
     worker_vanished: bool = False,
+    timed_out: bool = False,
 ) -> None:
     current = StateType(row.state)
     if state not in ALLOWED_TRANSITIONS[current]:
@@ -380,7 +415,7 @@ def transition(
     if state.is_final:
         row.end_time = now
     if state in (S.FAILED, S.CRASHED):
-        _retry_if_allowed(session, row, current, message, now, worker_vanished)
+        _retry_if_allowed(session, row, current, message, now, worker_vanished, timed_out)
 
 
 def _retry_if_allowed(
@@ -390,18 +425,22 @@ def _retry_if_allowed(
     reason: str,
     now: datetime,
     worker_vanished: bool,
+    timed_out: bool,
 ) -> None:
+    """Schedule the run again when its policy retries this ending and it has retries left,
+    as late as the policy says (`nborch.orchestration.run_policy`)."""
     if previous is S.PENDING and worker_vanished:
-        message = f"Rescheduled: {reason}"  # it never ran: another worker may take it
+        when, message = now, f"Rescheduled: {reason}"  # it never ran: another may take it
     else:
         if previous is S.PENDING:
             row.run_count += 1  # its worker could not start it: that was an attempt
-        if row.run_count > row.retries:
+        retry = planned_retry(row, ending_kind(StateType(row.state), timed_out), reason, now)
+        if retry is None:
             return
-        message = f"Retry {row.run_count} of {row.retries} after {row.state}: {reason}"
+        when, message = retry
     row.worker_id = None
     row.end_time = None
-    row.scheduled_time = now
+    row.scheduled_time = when
     _add_state(session, row, S.SCHEDULED, message, now)
     wake_pool(session, row.pool_id)
 

@@ -62,6 +62,7 @@ class Base(DeclarativeBase):
 
 
 ID = String(36)
+RETRY_ON_ALL = "failed,crashed,timeout"
 
 
 class WorkPoolRow(Base):
@@ -117,7 +118,20 @@ class FlowRow(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class DeploymentRow(Base):
+class RunPolicyColumns:
+    """A run policy's columns (`nborch.models.RunPolicy`): a deployment's defaults, and each
+    run's own (copied from its deployment, or given for the run). `retry_on` is a
+    comma-separated list of `RetryOn` values."""
+
+    timeout_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retry_delay_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    retry_backoff: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    retry_on: Mapped[str] = mapped_column(
+        String(40), default=RETRY_ON_ALL, server_default=RETRY_ON_ALL
+    )
+
+
+class DeploymentRow(RunPolicyColumns, Base):
     __tablename__ = "deployments"
     __table_args__ = (UniqueConstraint("flow_id", "name", name="uq_deployments_flow_id_name"),)
 
@@ -188,7 +202,7 @@ class ServerRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class FlowRunRow(Base):
+class FlowRunRow(RunPolicyColumns, Base):
     __tablename__ = "flow_runs"
     __table_args__ = (
         Index("ix_flow_runs_pool_state_time", "pool_id", "state", "scheduled_time"),

@@ -13,7 +13,10 @@ hold the stop up.
 
 Heartbeats prove the worker lives, not its runs: a watchdog asks each pool type whether a
 run's infrastructure shows signs of life (`silence`), and ends a run that has shown none for
-NBORCH_SILENT_RUN_TIMEOUT seconds CRASHED, saying what it saw.
+NBORCH_SILENT_RUN_TIMEOUT seconds CRASHED, saying what it saw. The watchdog also stops a run
+whose timeout (its deployment's run policy, or its own) has passed, counted from when its
+first cell may start: it ends FAILED, "timed out in cell N after ...", its output notebook
+kept with that cell marked.
 
 A run is the worker's only while its claim's attempt holds it (`nborch.orchestration.fencing`):
 every write about it carries the attempt, and a run the store no longer gives this worker
@@ -39,7 +42,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from nborch.client.base import NborchClient
 from nborch.errors import ConflictError, NborchError, NotFoundError, RunLostError, StoreError
-from nborch.execution.outcome import Outcome, judge_outcome
+from nborch.execution.outcome import Outcome, judge_outcome, timed_out
 from nborch.home_files import nborch_run_folder, private_folder, seal_run_folder
 from nborch.jobs import default_base_job_template, resolve_job_configuration
 from nborch.jobs.variables import JobVariables
@@ -85,6 +88,10 @@ class ActiveRun:
     settling: bool = False  # its outcome is known and being reported
     silent_since: float | None = None  # time.monotonic() the watchdog first saw no life
     silenced: str | None = None  # why the watchdog ended it
+    # time.monotonic() its timeout passes (None: it has none), and, once the watchdog stopped
+    # it for that, the seconds it had run (`nborch.orchestration.run_policy`).
+    deadline: float | None = None
+    timed_out: float | None = None
     started: threading.Event = field(default_factory=threading.Event)
     # Guards launching/abandoned/handle; held for an instant, never while launching.
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -360,12 +367,38 @@ class BaseWorker(ABC, Generic[Job]):
     def _watchdog_loop(self) -> None:
         timeout = get_settings().silent_run_timeout
         every = min(WATCH_INTERVAL, timeout / 2, self._fence_after / 10)
-        while not self._stopped.wait(every):
+        while not self._stopped.wait(self._next_watch(every)):
             self._fence_if_out_of_touch()
             with self._lock:
                 held = list(self._active.values())
             for active in held:
                 self._safe(self._watch, active, timeout)
+                self._safe(self._time_out_if_due, active)
+
+    def _next_watch(self, every: float) -> float:
+        """Seconds until the watchdog looks again: `every`, or less when a run's timeout
+        passes sooner."""
+        now = time.monotonic()
+        with self._lock:
+            due = [a.deadline - now for a in self._active.values() if a.deadline is not None]
+        return max(min([every, *due]), 0.05)
+
+    def _time_out_if_due(self, active: ActiveRun) -> None:
+        """Stop the run once its timeout has passed; it is then reported FAILED, timed out."""
+        deadline, timeout = active.deadline, active.run.timeout_seconds
+        if deadline is None or timeout is None:
+            return
+        now = time.monotonic()
+        if now < deadline:
+            return
+        active.deadline = None  # looked at once: the watchdog need not wake for it again
+        if active.abandoned or active.lost:  # being stopped, and reported, already
+            return
+        active.timed_out = now - deadline + timeout
+        self.echo(
+            f"Flow run '{active.run.name}' ran past its timeout ({timeout:g} s); stopping it."
+        )
+        self._in_background(f"timeout-{active.run.id}", self._stop_when_started, active)
 
     def _fence_if_out_of_touch(self) -> None:
         """Stop every run in hand once no heartbeat has reached the store for a while: the
@@ -528,6 +561,9 @@ class BaseWorker(ABC, Generic[Job]):
         except ConflictError:
             # Cancelled (or released) while it waited to start.
             return Outcome(StateType.CANCELLED, "Cancelled before it started")
+        if run.timeout_seconds:  # counted from when its first cell may start
+            held = max((run.scheduled_time - utcnow()).total_seconds(), 0.0)
+            active.deadline = time.monotonic() + held + run.timeout_seconds
         run = self._checked_out(run)
         with active.lock:
             if active.abandoned:
@@ -558,6 +594,8 @@ class BaseWorker(ABC, Generic[Job]):
             seal_run_folder(run_dir)
         if active.lost:
             return Outcome(StateType.CRASHED, active.lost)
+        if active.timed_out is not None and exit_code != 0 and run.timeout_seconds:
+            return timed_out(run.output_path, list(log.tail), active.timed_out, run.timeout_seconds)
         if active.silenced:
             return Outcome(StateType.CRASHED, active.silenced)
         return judge_outcome(
@@ -609,7 +647,10 @@ class BaseWorker(ABC, Generic[Job]):
     ) -> FlowRun:
         """Move the run, as the attempt that holds it."""
         failure = outcome.failure if outcome else None
-        return self.client.set_state(run.id, state, message, failure=failure, attempt=run.attempt)
+        extra = {"timed_out": True} if outcome and outcome.timed_out else {}
+        return self.client.set_state(
+            run.id, state, message, failure=failure, attempt=run.attempt, **extra
+        )
 
     def _report(self, run: FlowRun, outcome: Outcome) -> None:
         """Report the outcome, trying again while the store cannot be reached (unless the

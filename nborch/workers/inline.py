@@ -24,13 +24,15 @@ def run_notebook_here(
     kernel_name: str | None = None,
     cwd: str | Path | None = None,
     execution_timeout: float | None = None,
+    timeout: float | None = None,
     log_output: bool = True,
     tee: Callable[[str], None] | None = None,
 ) -> FlowRun:
     """Execute the notebook with papermill in a subprocess and return the finished run.
 
     The run is stored (state history, logs, output notebook) and this process heartbeats
-    for it, so a run whose caller is killed is marked CRASHED like any other.
+    for it, so a run whose caller is killed is marked CRASHED like any other. Past `timeout`
+    seconds (the whole run) it is stopped and ends FAILED, timed out.
     """
     notebook = Path(input_path).expanduser()
     load_notebook(notebook)  # a clear error for a missing or broken file, before anything
@@ -54,5 +56,6 @@ def run_notebook_here(
             output_path=str(Path(output_path).resolve()) if output_path else None,
             cwd=str(notebook.parent),
             worker_id=worker.id,
+            timeout_seconds=timeout,
         )
         return worker.execute(run)

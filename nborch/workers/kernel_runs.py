@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -41,6 +42,8 @@ FRESH_KERNEL_STARTS = 2
 LOOP_ANSWER_TIMEOUT = 1.0
 # A kernel process is launched (not yet ready) within this many seconds, or never will be.
 LAUNCH_TIMEOUT = 120.0
+# A stopped run's task ends within this many seconds, or the stop reports it all the same.
+STOP_SETTLE_TIMEOUT = 5.0
 # At shutdown, a loop that does not answer within this many seconds is left to die with us.
 CLOSE_ANSWER_TIMEOUT = 5.0
 
@@ -283,6 +286,9 @@ class KernelRuns:
         task = handle.task
         if task is not None:
             self.loop.call(task.cancel)
+            # Its last save of the output notebook comes first (a run timed out has its
+            # running cell marked after), unless the loop does not answer.
+            wait_for_futures([handle.outcome], timeout=STOP_SETTLE_TIMEOUT)
         _settle(handle.outcome, -signal.SIGTERM)
 
     def silence(self, handle: KernelRunHandle) -> str | None:

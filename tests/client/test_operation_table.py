@@ -118,6 +118,7 @@ def test_a_call_hands_every_argument_by_name_with_defaults_filled_in() -> None:
                 "message": "",
                 "failure": None,
                 "attempt": None,
+                "timed_out": False,
             },
         ),
     ]

@@ -271,6 +271,27 @@ def test_cancel_stops_the_container(
     assert "finished m1" not in messages(client, run)
 
 
+@PLAIN_ONLY
+def test_a_run_past_its_timeout_stops_its_container_and_fails(
+    pool: DockerPool, workers: list[WorkerProcess], tmp_path: Path
+) -> None:
+    client = pool.client
+    notebook = sleeping_notebook(tmp_path / "sleeps.ipynb")
+    flow = pool.deploy(notebook, job_variables=NEVER_PULL, timeout=20)
+    pool.start_worker(workers)
+    run = client.create_run(flow, parameters={"seconds": 300, "marker": "m1"})
+    logged(client, run, "started m1")
+    container = pool.container(run)
+    done = final_run(client, run, timeout=60)
+    assert done.state is StateType.FAILED, done.state_message
+    # papermill's cell 3: the parameters and the injected parameters come first
+    assert done.state_message.startswith("Timed out in cell 3 after "), done.state_message
+    assert done.failure is not None and done.failure.ename == "RunTimeout"
+    container.reload()
+    assert container.status == "exited"
+    assert "finished m1" not in messages(client, run)
+
+
 # --- a worker that dies, and the next one -------------------------------------------------
 
 

@@ -1,5 +1,5 @@
 """The form "Run" opens: one editor per flow parameter, chosen by its type and starting at
-its default, plus the run's job variables; a bad value is shown beside its field and
+its default, plus the run's job variables and its timeout; a bad value is shown beside its field and
 creates nothing.
 
 | parameter type | editor |
@@ -32,6 +32,7 @@ from nborch.models import Deployment, FlowRun, ParameterSpec
 from nborch.notebook.dashboard.formatting import compact, error, muted, success, text
 from nborch.notebook.dashboard.rows import button
 from nborch.parameters import parse_cli_value, validate_parameters
+from nborch.timeutil import format_seconds, parse_duration
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAMED_PARAMETER = re.compile(r"Parameter '([^']+)'")
@@ -158,6 +159,12 @@ class ParameterForm:
             layout=widgets.Layout(width=EDITOR_WIDTH, height="60px"),
         )
         self.job_variables_error = widgets.HTML()
+        timeout = self.deployment.timeout_seconds
+        self.timeout = widgets.Text(
+            value="",
+            placeholder=f"deployment's: {format_seconds(timeout) if timeout else 'none'}",
+            layout=widgets.Layout(width="160px"),
+        )
         self.submit_button = button(
             "Create run", "Create a flow run with these values", style="primary"
         )
@@ -177,6 +184,14 @@ class ParameterForm:
                         self.job_variables,
                         widgets.HTML(muted(self._job_variables_hint())),
                         self.job_variables_error,
+                    ],
+                    layout=widgets.Layout(align_items="center"),
+                ),
+                widgets.HBox(
+                    [
+                        widgets.HTML("<code>timeout</code>", layout=widgets.Layout(width="180px")),
+                        self.timeout,
+                        widgets.HTML(muted("this run's, e.g. 30m or 2h: stopped past it")),
                     ],
                     layout=widgets.Layout(align_items="center"),
                 ),
@@ -248,12 +263,21 @@ class ParameterForm:
             return None
         parameters, job_variables = values
         try:
+            raw = self.timeout.value.strip()
+            timeout = parse_duration(raw, "Timeout") if raw else None
+        except ValueError as err:
+            self.message.value = error(f"{err} No run was created.")
+            return None
+        try:
             run = self.client.create_run(
-                self.deployment.full_name, parameters=parameters, job_variables=job_variables
+                self.deployment.full_name,
+                parameters=parameters,
+                job_variables=job_variables,
+                timeout_seconds=timeout,
             )
         except NborchError as err:
-            if not self._show(err):
-                self.message.value = error("No run was created.")
+            if not self._show(err):  # the form's own error: it says what was refused
+                self.message.value = error(f"{err.message} No run was created.")
             return None
         self.message.value = success(f"Created flow run '{run.name}' ({run.state.value}).")
         self.on_created(run)

@@ -392,3 +392,23 @@ def test_a_schedule_in_error_says_why_in_the_deployments_tab(
     deployment = open_dashboard().deployments.rows.rows["hello/demo"]
     assert "in error: The scheduler cannot compute" in shown(deployment.schedules)
     assert "OverflowError" in shown(deployment.schedules)
+
+
+def test_the_run_form_gives_the_run_its_own_timeout(
+    sqlite_client: LocalClient, form_deployment: Deployment, open_dashboard: OpenDashboard
+) -> None:
+    board = open_dashboard()
+    form = board.deployments.open_form("form/every-type")
+    assert form.timeout.placeholder == "deployment's: none"
+    form.timeout.value = "soon"
+    form.submit_button.click()
+    assert sqlite_client.list_runs() == []
+    assert "Timeout 'soon' is not a duration" in shown(form.message)
+    form.timeout.value = "8d"  # the store's bound, shown in the form
+    form.submit_button.click()
+    assert sqlite_client.list_runs() == []
+    assert "at most 7 d" in shown(form.message)
+    form.timeout.value = "1h30m"
+    form.submit_button.click()
+    [run] = sqlite_client.list_runs()
+    assert run.timeout_seconds == 5400
