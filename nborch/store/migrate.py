@@ -17,7 +17,7 @@ from sqlalchemy import Connection, inspect, text
 from nborch.home_files import private_file
 from nborch.store.engine import Store
 
-HEAD_REVISION = "0009_run_attempts"
+HEAD_REVISION = "0012_alerts"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6E62_6F72  # "nbor"
 
