@@ -74,7 +74,8 @@ def test_a_failed_run_reaches_a_webhook_and_an_inbox_with_what_to_do(
         [mail] = smtp.wait(1, timeout=60)
 
     assert body["state"] == "FAILED" and body["deployment"] == "fetch/daily"
-    assert body["failure"]["cell"] == 2
+    failure = client.get_run(run.id).failure
+    assert failure is not None and body["failure"]["cell"] == failure.cell_index
     assert "raise RuntimeError(f'only {len(rows)} rows with {token}')" in body["failure"]["line"]
     assert body["failure"]["exception"] == "RuntimeError: only 0 rows with *****"
     assert body["parameters"]["token"] == REFERENCE  # a reference stays a reference
@@ -88,7 +89,7 @@ def test_a_failed_run_reaches_a_webhook_and_an_inbox_with_what_to_do(
              if not part.is_multipart()}  # fmt: skip
     assert "RuntimeError: only 0 rows with *****" in parts["text/plain"]
     html = parts["text/html"]
-    assert "The failing cell" in html and "RuntimeError" in html and "jp-Cell" in html
+    assert "The failing cell" in html and "output_error" in html and "hl-ipython3" in html
     assert VALUE not in html and VALUE not in parts["text/plain"]
     history = client.alert_history()
     assert sorted((d.rule, d.ok) for d in history) == [("hook", True), ("mail", True)]
