@@ -9,10 +9,12 @@ import hashlib
 import hmac
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from support.deployments import deploy_hello
+from support.deployments import deploy_hello, deploy_notebook
+from support.notebooks import make_notebook
 from support.receivers import webhook_receiver
 
 from nborch.alert_models import AlertChannel, AlertRuleSpec
@@ -22,7 +24,7 @@ from nborch.models import CellFailure, StateType
 from nborch.orchestration import alert_outbox
 from nborch.orchestration.alert_events import queue_alerts
 from nborch.orchestration.alert_outbox import send_due
-from nborch.orchestration.scheduler import tick_if_leader
+from nborch.orchestration.scheduler import mark_late_runs, tick_if_leader
 from nborch.settings import reset_settings
 from nborch.store.tables import AlertMessageRow, AlertRuleRow, FlowRunRow
 from nborch.timeutil import utcnow
@@ -304,3 +306,40 @@ def test_an_unreachable_target_fails_its_test_and_create_test_stores_nothing(
 
 def test_backoff_grows_and_is_bounded() -> None:
     assert alert_outbox.backoff(1) < alert_outbox.backoff(3) < timedelta(hours=1.3)
+
+
+def test_runs_the_scheduler_marks_late_are_queued_in_its_transaction(
+    client: LocalClient, deployment: str
+) -> None:
+    client.create_alert_rule(
+        AlertRuleSpec(
+            name="late",
+            channel=AlertChannel.WEBHOOK,
+            target="http://127.0.0.1:9/x",
+            states=[S.LATE],
+        )  # fmt: skip
+    )
+    run = client.create_run(deployment, scheduled_time=utcnow() - timedelta(hours=1))
+    client.create_run(deployment)  # on time: not late
+    assert mark_late_runs(client.store, utcnow()) == 1
+    assert [(m.run_id, m.state) for m in _outbox(client)] == [(str(run.id), "LATE")]
+
+
+def test_the_runs_secret_values_are_masked_in_every_message(
+    client: LocalClient, pool: str, tmp_path: Path
+) -> None:
+    client.set_secret("TOKEN", "v4lue-in-clear")
+    notebook = make_notebook(tmp_path / "uses.ipynb", 'token: str = ""', "print(token)")
+    deploy_notebook(client, notebook, pool, parameters={"token": "{{ secret.TOKEN }}"})
+    with webhook_receiver() as receiver:
+        client.create_alert_rule(
+            AlertRuleSpec(name="ops", channel=AlertChannel.WEBHOOK, target=receiver.url)
+        )
+        run = client.create_run("uses/demo")
+        # What a worker that did not mask (an older one, a bug) would report.
+        _fail(client, run.id, evalue="refused v4lue-in-clear")
+        send_due(client.store)
+        body = receiver.wait(1)[0]
+    assert b"v4lue-in-clear" not in body.body
+    assert body.json["failure"]["exception"] == "ZeroDivisionError: refused *****"
+    assert body.json["parameters"] == {"token": "{{ secret.TOKEN }}"}
