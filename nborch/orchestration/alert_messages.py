@@ -181,14 +181,21 @@ def digest_message(
         "deployments": dict(deployments),
         "runs": [run for run, _d, _s in events[:100]],
     }
-    return Message(f"[nborch] {count} run events ({what})", "\n".join(lines), facts, None,
-                   "error", lines)  # fmt: skip
+    return Message(
+        f"[nborch] {count} run events ({what})", "\n".join(lines), facts, None, "error", lines
+    )
 
 
 def test_message(rule: str) -> Message:
     text = f"A test message of nborch alert rule '{rule}': its target receives alerts."
-    return Message(f"[nborch] test of alert rule '{rule}'", text, {"kind": "test", "rule": rule},
-                   None, "good", [text])  # fmt: skip
+    return Message(
+        f"[nborch] test of alert rule '{rule}'",
+        text,
+        {"kind": "test", "rule": rule},
+        None,
+        "good",
+        [text],
+    )
 
 
 def escape_lines(message: Message) -> str:

@@ -146,7 +146,7 @@ def _render(store: Store, rule: AlertRuleRow, row: AlertMessageRow) -> Message:
                     DeploymentRow.name,
                     AlertMessageRow.state,
                     AlertMessageRow.created,
-                )  # fmt: skip
+                )
                 .join(FlowRunRow, AlertMessageRow.run_id == FlowRunRow.id)
                 .join(FlowRow, FlowRunRow.flow_id == FlowRow.id)
                 .outerjoin(DeploymentRow, FlowRunRow.deployment_id == DeploymentRow.id)
@@ -190,7 +190,7 @@ def _record(store: Store, rule_id: str, row: AlertMessageRow, ok: bool, detail: 
                 attempted=now,
                 ok=ok,
                 detail=detail[:2000],
-            )  # fmt: skip
+            )
         )
         attempts = row.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "claimed_until": None}
@@ -238,8 +238,11 @@ def send_due(store: Store) -> int:
         }
         for rule in rules.values():
             session.expunge(rule)
-    return sum(_send_rule(store, rules[rule_id], rows) for rule_id, rows in claimed.items()
-               if rule_id in rules)  # fmt: skip
+    return sum(
+        _send_rule(store, rules[rule_id], rows)
+        for rule_id, rows in claimed.items()
+        if rule_id in rules
+    )
 
 
 def send_test(store: Store, rule: AlertRule | AlertRuleSpec) -> AlertDelivery:
@@ -248,10 +251,19 @@ def send_test(store: Store, rule: AlertRule | AlertRuleSpec) -> AlertDelivery:
     now = utcnow()
     if isinstance(rule, AlertRule):
         with store.write() as session:
-            session.add(AlertDeliveryRow(rule_id=str(rule.id), message_id=None, attempt=1,
-                                         attempted=now, ok=ok, detail=detail[:2000]))  # fmt: skip
-    return AlertDelivery(rule=rule.name, attempt=1, attempted=now, ok=ok, detail=detail,
-                         status="test")  # fmt: skip
+            session.add(
+                AlertDeliveryRow(
+                    rule_id=str(rule.id),
+                    message_id=None,
+                    attempt=1,
+                    attempted=now,
+                    ok=ok,
+                    detail=detail[:2000],
+                )
+            )
+    return AlertDelivery(
+        rule=rule.name, attempt=1, attempted=now, ok=ok, detail=detail, status="test"
+    )
 
 
 def alert_history(store: Store, *, rule: str | None = None, limit: int = 50) -> list[AlertDelivery]:

@@ -10,6 +10,7 @@ import hmac
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -44,6 +45,12 @@ def _fail(client: LocalClient, run_id: object, evalue: str = "division by zero")
     client.set_state(run_id, S.FAILED, "Cell 1 raised", failure=failure)
 
 
+def _webhook_rule(client: LocalClient, name: str, url: str, **options: Any) -> None:
+    client.create_alert_rule(
+        AlertRuleSpec(name=name, channel=AlertChannel.WEBHOOK, target=url, **options)
+    )
+
+
 def _outbox(client: LocalClient) -> list[AlertMessageRow]:
     with client.store.read() as session:
         return list(session.scalars(select(AlertMessageRow).order_by(AlertMessageRow.id)))
@@ -63,14 +70,12 @@ def test_a_failure_is_queued_with_its_state_and_reaches_a_signed_webhook(
     client.set_secret("HOOK_TOKEN", "tok-123")
     client.set_secret("SIGNING", "sign-key")
     with webhook_receiver() as receiver:
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name="ops",
-                channel=AlertChannel.WEBHOOK,
-                target=receiver.url + "/hook/{{ secret.HOOK_TOKEN }}",
-                deployment=deployment,
-                hmac_secret="SIGNING",
-            )
+        _webhook_rule(
+            client,
+            "ops",
+            receiver.url + "/hook/{{ secret.HOOK_TOKEN }}",
+            deployment=deployment,
+            hmac_secret="SIGNING",
         )
         run = client.create_run(deployment)
         _fail(client, run.id)
@@ -116,15 +121,7 @@ def test_rules_match_their_deployment_pool_and_tag_only(
         ("by-tag", {"tag": "nightly"}),
         ("everything", {}),
     ]:
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name=name,
-                channel=AlertChannel.WEBHOOK,
-                target="http://127.0.0.1:9/x",
-                states=[S.CANCELLED],
-                **scope,
-            )  # fmt: skip
-        )
+        _webhook_rule(client, name, "http://127.0.0.1:9/x", states=[S.CANCELLED], **scope)
     client.cancel_run(client.create_run(deployment, tags=["nightly"]).id)
     client.cancel_run(client.create_run(deployment).id)
     with client.store.read() as session:
@@ -136,9 +133,7 @@ def test_rules_match_their_deployment_pool_and_tag_only(
 
 
 def test_the_same_event_is_queued_once(client: LocalClient, deployment: str) -> None:
-    client.create_alert_rule(
-        AlertRuleSpec(name="ops", channel=AlertChannel.WEBHOOK, target="http://127.0.0.1:9/x")
-    )
+    _webhook_rule(client, "ops", "http://127.0.0.1:9/x")
     run = client.create_run(deployment)
     _fail(client, run.id)
     with client.store.write() as session:  # stored again (a second scheduler, a replay)
@@ -150,15 +145,7 @@ def test_the_same_event_is_queued_once(client: LocalClient, deployment: str) -> 
 
 def test_a_storm_becomes_one_digest_that_counts_it(client: LocalClient, deployment: str) -> None:
     with webhook_receiver() as receiver:
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name="storm",
-                channel=AlertChannel.WEBHOOK,
-                target=receiver.url,
-                states=[S.CANCELLED],
-                max_per_minute=10,
-            )  # fmt: skip
-        )
+        _webhook_rule(client, "storm", receiver.url, states=[S.CANCELLED], max_per_minute=10)
         for _ in range(100):
             client.cancel_run(client.create_run(deployment).id)
         assert send_due(client.store) == 1
@@ -172,15 +159,7 @@ def test_a_storm_becomes_one_digest_that_counts_it(client: LocalClient, deployme
 
 def test_a_rule_over_its_limit_waits_for_the_minute(client: LocalClient, deployment: str) -> None:
     with webhook_receiver() as receiver:
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name="few",
-                channel=AlertChannel.WEBHOOK,
-                target=receiver.url,
-                states=[S.CANCELLED],
-                max_per_minute=1,
-            )  # fmt: skip
-        )
+        _webhook_rule(client, "few", receiver.url, states=[S.CANCELLED], max_per_minute=1)
         client.cancel_run(client.create_run(deployment).id)
         assert send_due(client.store) == 1
         client.cancel_run(client.create_run(deployment).id)
@@ -191,15 +170,13 @@ def test_a_rule_over_its_limit_waits_for_the_minute(client: LocalClient, deploym
 
 
 def test_a_failed_delivery_is_retried_with_backoff_and_every_attempt_is_listed(
-    client: LocalClient, deployment: str
+    client: LocalClient, deployment: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NBORCH_ALERT_TIMEOUT", "120")  # a loaded machine answers late
+    reset_settings()
     with webhook_receiver() as receiver:
         receiver.answers = [500, 503]
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name="ops", channel=AlertChannel.WEBHOOK, target=receiver.url, states=[S.CANCELLED]
-            )  # fmt: skip
-        )
+        _webhook_rule(client, "ops", receiver.url, states=[S.CANCELLED])
         client.cancel_run(client.create_run(deployment).id)
         waits = []
         for _ in range(3):
@@ -223,11 +200,7 @@ def test_a_slow_receiver_never_holds_the_schedulers_tick(
     reset_settings()
     with webhook_receiver() as receiver:
         receiver.hold = threading.Event()  # answers only when the test lets it
-        client.create_alert_rule(
-            AlertRuleSpec(
-                name="slow", channel=AlertChannel.WEBHOOK, target=receiver.url, states=[S.CANCELLED]
-            )  # fmt: skip
-        )
+        _webhook_rule(client, "slow", receiver.url, states=[S.CANCELLED])
         client.cancel_run(client.create_run(deployment).id)
         results: list[object] = []
 
@@ -311,14 +284,7 @@ def test_backoff_grows_and_is_bounded() -> None:
 def test_runs_the_scheduler_marks_late_are_queued_in_its_transaction(
     client: LocalClient, deployment: str
 ) -> None:
-    client.create_alert_rule(
-        AlertRuleSpec(
-            name="late",
-            channel=AlertChannel.WEBHOOK,
-            target="http://127.0.0.1:9/x",
-            states=[S.LATE],
-        )  # fmt: skip
-    )
+    _webhook_rule(client, "late", "http://127.0.0.1:9/x", states=[S.LATE])
     run = client.create_run(deployment, scheduled_time=utcnow() - timedelta(hours=1))
     client.create_run(deployment)  # on time: not late
     assert mark_late_runs(client.store, utcnow()) == 1
@@ -332,9 +298,7 @@ def test_the_runs_secret_values_are_masked_in_every_message(
     notebook = make_notebook(tmp_path / "uses.ipynb", 'token: str = ""', "print(token)")
     deploy_notebook(client, notebook, pool, parameters={"token": "{{ secret.TOKEN }}"})
     with webhook_receiver() as receiver:
-        client.create_alert_rule(
-            AlertRuleSpec(name="ops", channel=AlertChannel.WEBHOOK, target=receiver.url)
-        )
+        _webhook_rule(client, "ops", receiver.url)
         run = client.create_run("uses/demo")
         # What a worker that did not mask (an older one, a bug) would report.
         _fail(client, run.id, evalue="refused v4lue-in-clear")

@@ -165,8 +165,9 @@ def smtp_server(
             server.messages.append(message_from_bytes(envelope.original_content))
             return "250 OK"
 
-    def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str,
-                     data: Any) -> AuthResult:  # fmt: skip
+    def authenticate(
+        _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any
+    ) -> AuthResult:
         ok = (
             isinstance(data, LoginPassword)
             and data.login.decode() == user

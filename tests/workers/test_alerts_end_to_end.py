@@ -57,14 +57,14 @@ def test_a_failed_run_reaches_a_webhook_and_an_inbox_with_what_to_do(
                 channel=AlertChannel.WEBHOOK,
                 target=receiver.url,
                 deployment="fetch/daily",
-            )  # fmt: skip
+            )
         )
         client.create_alert_rule(
             AlertRuleSpec(
                 name="mail",
                 channel=AlertChannel.EMAIL,
                 target="ops@example.com, oncall@example.com",
-            )  # fmt: skip
+            )
         )
         run = client.create_run("fetch/daily")
         start_worker(workers, "--pool", "local")
@@ -85,8 +85,11 @@ def test_a_failed_run_reaches_a_webhook_and_an_inbox_with_what_to_do(
 
     assert mail["To"] == "ops@example.com, oncall@example.com"
     assert "fetch/daily" in mail["Subject"] and "FAILED" in mail["Subject"]
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode() for part in mail.walk()
-             if not part.is_multipart()}  # fmt: skip
+    parts = {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in mail.walk()
+        if not part.is_multipart()
+    }
     assert "RuntimeError: only 0 rows with *****" in parts["text/plain"]
     html = parts["text/html"]
     assert "The failing cell" in html and "output_error" in html and "hl-ipython3" in html
