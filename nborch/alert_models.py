@@ -40,7 +40,8 @@ class AlertRuleSpec(BaseModel):
     every run when none is given, entering one of `states`, are sent to `target` (a URL,
     which may hold ``{{ secret.NAME }}``, or email addresses, comma-separated) by `channel`.
     `hmac_secret` names the nborch secret that signs a webhook's body. At most
-    `max_per_minute` messages a minute; beyond, one digest counts the rest."""
+    `max_per_minute` messages a minute; beyond, one digest counts the rest. With
+    `longer_than`, a run RUNNING longer than that many seconds sends one too."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +54,9 @@ class AlertRuleSpec(BaseModel):
     tag: str | None = Field(default=None, max_length=200)
     hmac_secret: str | None = Field(default=None, max_length=200)
     max_per_minute: int = Field(default=10, ge=1, le=10000)
+    # Also a message when a run has been RUNNING longer than this many seconds (once per
+    # attempt of the run); None: not watched.
+    longer_than: float | None = Field(default=None, gt=0)
 
 
 class AlertRule(AlertRuleSpec):

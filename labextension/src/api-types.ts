@@ -55,6 +55,7 @@ export interface AlertRule {
   tag: string | null;
   hmac_secret: string | null;
   max_per_minute: number;
+  longer_than: number | null;
   id: string;
   created: string;
 }
@@ -68,7 +69,8 @@ export interface AlertRulePath {
  * every run when none is given, entering one of `states`, are sent to `target` (a URL,
  * which may hold ``{{ secret.NAME }}``, or email addresses, comma-separated) by `channel`.
  * `hmac_secret` names the nborch secret that signs a webhook's body. At most
- * `max_per_minute` messages a minute; beyond, one digest counts the rest.
+ * `max_per_minute` messages a minute; beyond, one digest counts the rest. With
+ * `longer_than`, a run RUNNING longer than that many seconds sends one too.
  */
 export interface AlertRuleSpec {
   name: string;
@@ -80,6 +82,7 @@ export interface AlertRuleSpec {
   tag?: string | null;
   hmac_secret?: string | null;
   max_per_minute?: number;
+  longer_than?: number | null;
 }
 
 /** An API key as listed (the key itself is shown once, when it is created). */

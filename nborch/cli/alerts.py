@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from nborch.alert_models import ALERT_STATES, AlertChannel, AlertRuleSpec
+from nborch.alert_models import ALERT_STATES, AlertChannel, AlertRule, AlertRuleSpec
 from nborch.cli.options import client, json_option
 from nborch.display import console, fmt_time, print_json, print_table
 from nborch.models import StateType
@@ -40,6 +40,12 @@ def alert() -> None:
     type=click.Choice(_STATES, case_sensitive=False),
     help="A state that sends a message (repeat it); default FAILED and CRASHED.",
 )
+@click.option(
+    "--longer-than",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Also a message when a run has been RUNNING this long (once per attempt).",
+)
 @click.option("--deployment", help="Only runs of this deployment (FLOW/NAME).")
 @click.option("--pool", help="Only runs of this work pool.")
 @click.option("--tag", help="Only runs with this tag.")
@@ -60,6 +66,7 @@ def create(
     channel: str,
     target: str,
     states: tuple[str, ...],
+    longer_than: float | None,
     deployment: str | None,
     pool: str | None,
     tag: str | None,
@@ -79,7 +86,9 @@ def create(
         name=name,
         channel=AlertChannel(channel),
         target=target,
-        states=[StateType(s.upper()) for s in states] or [StateType.FAILED, StateType.CRASHED],
+        states=[StateType(s.upper()) for s in states]
+        or ([] if longer_than else [StateType.FAILED, StateType.CRASHED]),
+        longer_than=longer_than,
         deployment=deployment,
         pool=pool,
         tag=tag,
@@ -91,10 +100,17 @@ def create(
         print_json(rule)
         return
     console.print(
-        f"Created alert rule '{rule.name}': {', '.join(s.value for s in rule.states)} → "
+        f"Created alert rule '{rule.name}': {_watches(rule)} → "
         f"{rule.channel.value}. Try it with: nborch alert test {rule.name}",
         markup=False,
     )
+
+
+def _watches(rule: AlertRule) -> str:
+    watched = [s.value for s in rule.states]
+    if rule.longer_than:
+        watched.append(f"RUNNING > {rule.longer_than:g} s")
+    return ", ".join(watched)
 
 
 def _scope(deployment: str | None, pool: str | None, tag: str | None) -> str:
@@ -118,7 +134,7 @@ def ls(as_json: bool) -> None:
             (
                 r.name,
                 _scope(r.deployment, r.pool, r.tag),
-                ", ".join(s.value for s in r.states),
+                _watches(r),
                 r.channel.value,
                 r.target,
                 str(r.max_per_minute),

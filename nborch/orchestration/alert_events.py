@@ -1,7 +1,8 @@
 """Queueing alerts: a run entering a state some rule watches gets a message in the outbox,
 written by the transaction that stores the state change, so that a process dying right
 after the change loses no alert. Called from the one place a run's state is stored
-(`runs.transition`) and from the scheduler's bulk changes (LATE, CANCELLED when skipped).
+(`runs.transition`) and from the scheduler's bulk changes (LATE, CANCELLED when skipped);
+runs RUNNING longer than a rule allows are found by the scheduler's tick (`queue_long_runs`).
 
 One message per (rule, run, state, attempt of the run): the store refuses a second, so an
 event stored twice (two schedulers, a retried request) is sent once.
@@ -10,7 +11,7 @@ event stored twice (two schedulers, a retried request) is sent once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from nborch.alert_models import ALERT_STATES
 from nborch.models import StateType
+from nborch.store.engine import Store
 from nborch.store.tables import AlertMessageRow, AlertRuleRow, FlowRunRow
 
 _WATCHED = {s.value for s in ALERT_STATES}
@@ -122,3 +124,52 @@ def queue_alerts_of_runs(
         ]
     for start in range(0, len(messages), 500):
         _insert(session, messages[start : start + 500])
+
+
+def queue_long_runs(store: Store, now: datetime) -> int:
+    """Runs RUNNING longer than a rule's `longer_than` get its message, once per attempt of
+    the run (a scheduler's tick calls this: no state change marks the moment). Returns how
+    many messages it offered (those queued before are skipped by the store)."""
+    with store.read() as session:
+        rules = session.execute(
+            select(
+                AlertRuleRow.id,
+                AlertRuleRow.deployment_id,
+                AlertRuleRow.pool_id,
+                AlertRuleRow.tag,
+                AlertRuleRow.longer_than,
+            ).where(AlertRuleRow.longer_than.is_not(None))
+        ).all()
+    if not rules:
+        return 0
+    shortest = min(rule.longer_than for rule in rules)
+    with store.write() as session:
+        runs = session.execute(
+            select(
+                FlowRunRow.id,
+                FlowRunRow.deployment_id,
+                FlowRunRow.pool_id,
+                FlowRunRow.tags,
+                FlowRunRow.run_count,
+                FlowRunRow.start_time,
+            ).where(
+                FlowRunRow.state == StateType.RUNNING.value,
+                FlowRunRow.start_time < now - timedelta(seconds=shortest),
+            )
+        ).all()
+        messages = [
+            _message(
+                rule.id,
+                run,
+                StateType.RUNNING.value,
+                f"Running for {(now - run.start_time).total_seconds():.0f} s, longer than "
+                f"the {rule.longer_than:g} s alert rule's limit",
+                now,
+            )
+            for run in runs
+            for rule in rules
+            if (now - run.start_time).total_seconds() > rule.longer_than and _matches(rule[:4], run)
+        ]
+        for start in range(0, len(messages), 500):
+            _insert(session, messages[start : start + 500])
+        return len(messages)

@@ -151,6 +151,8 @@ def run_message(
         if facts[key]:
             lines.append(f"{label}: {facts[key]}")
     severity = {"COMPLETED": "good", "CANCELLED": "warning", "LATE": "warning"}.get(state, "error")
+    if state == "RUNNING":
+        severity = "warning"
     subject = f"[nborch] {owner}: {run.name} {state}"
     return Message(subject, "\n".join(lines), facts, cell_html, severity, lines)
 

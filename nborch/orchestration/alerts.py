@@ -61,9 +61,12 @@ def _check_target(spec: AlertRuleSpec, owner: str) -> None:
 
 def _scope(session: Session, spec: AlertRuleSpec) -> tuple[str | None, str | None]:
     """The ids of the rule's deployment and pool (None: any)."""
-    deployment_id = deployment_by_name(session, spec.deployment)[0].id if spec.deployment else None
-    pool_id = pool_by_name(session, spec.pool).id if spec.pool else None
-    return deployment_id, pool_id
+    try:
+        deployment = deployment_by_name(session, spec.deployment)[0] if spec.deployment else None
+        pool_id = pool_by_name(session, spec.pool).id if spec.pool else None
+    except NotFoundError as err:
+        raise NotFoundError(f"Alert rule '{spec.name}': {err.message}") from None
+    return (deployment.id if deployment else None), pool_id
 
 
 def check_rule(session: Session, spec: AlertRuleSpec) -> tuple[str | None, str | None]:
@@ -71,7 +74,7 @@ def check_rule(session: Session, spec: AlertRuleSpec) -> tuple[str | None, str |
     check_name("Alert rule", spec.name)
     owner = f"Alert rule '{spec.name}'"
     wrong_states = [s.value for s in spec.states if s not in ALERT_STATES]
-    if wrong_states or not spec.states:
+    if wrong_states or not (spec.states or spec.longer_than):
         allowed = ", ".join(sorted(s.value for s in ALERT_STATES))
         raise ValidationError(
             f"{owner} watches {', '.join(wrong_states) or 'no state'}: choose among {allowed}."
@@ -111,6 +114,7 @@ def create_alert_rule(store: Store, spec: AlertRuleSpec, *, test: bool = False) 
                 tag=spec.tag,
                 hmac_secret=spec.hmac_secret,
                 max_per_minute=spec.max_per_minute,
+                longer_than=spec.longer_than,
                 created=utcnow(),
             )
             session.add(row)
@@ -135,6 +139,7 @@ def _to_model(row: AlertRuleRow, deployment: str | None, pool: str | None) -> Al
         tag=row.tag,
         hmac_secret=row.hmac_secret,
         max_per_minute=row.max_per_minute,
+        longer_than=row.longer_than,
         created=row.created,
     )
 

@@ -328,6 +328,7 @@ class AlertRuleRow(Base):
     tag: Mapped[str | None] = mapped_column(String(200), nullable=True)
     hmac_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
     max_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    longer_than: Mapped[float | None] = mapped_column(Float, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

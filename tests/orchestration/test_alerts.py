@@ -307,3 +307,20 @@ def test_the_runs_secret_values_are_masked_in_every_message(
     assert b"v4lue-in-clear" not in body.body
     assert body.json["failure"]["exception"] == "ZeroDivisionError: refused *****"
     assert body.json["parameters"] == {"token": "{{ secret.TOKEN }}"}
+
+
+def test_a_run_running_longer_than_a_rule_allows_is_queued_once_by_the_tick(
+    client: LocalClient, deployment: str
+) -> None:
+    _webhook_rule(client, "long", "http://127.0.0.1:9/x", states=[], longer_than=600)
+    run = client.create_run(deployment)
+    client.set_state(run.id, S.PENDING)
+    client.set_state(run.id, S.RUNNING)
+    later = {"crash_orphans": False}  # no worker holds it: that is not what is tested
+    assert tick_if_leader(client.store, "me", utcnow() + timedelta(seconds=300), **later)
+    assert _outbox(client) == []  # not long yet
+    for minutes in (11, 12):  # two ticks past the limit: one message
+        tick_if_leader(client.store, "me", utcnow() + timedelta(minutes=minutes), **later)
+    [queued] = _outbox(client)
+    assert (queued.run_id, queued.state) == (str(run.id), "RUNNING")
+    assert "longer than the 600 s" in queued.message

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("tag", sa.String(200), nullable=True),
         sa.Column("hmac_secret", sa.String(200), nullable=True),
         sa.Column("max_per_minute", sa.Integer, nullable=False),
+        sa.Column("longer_than", sa.Float, nullable=True),
         sa.Column("created", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_alert_rules"),
         sa.UniqueConstraint("name", name="uq_alert_rules_name"),
