@@ -31,7 +31,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType, TickResult
-from nborch.orchestration.alert_events import queue_alerts_of_runs
+from nborch.orchestration.alert_events import queue_alerts_of_runs, queue_long_runs
 from nborch.orchestration.alert_sender import kick as kick_alert_sender
 from nborch.orchestration.crash_detection import crash_orphaned_runs
 from nborch.orchestration.leases import acquire_lease
@@ -416,6 +416,7 @@ def tick(store: Store, now: datetime | None = None, *, crash_orphans: bool = Tru
     `crash_orphans`, runs of workers that stopped heartbeating are left alone this time."""
     now = now or utcnow()
     created, more = schedule_runs(store, now)
+    queue_long_runs(store, now)  # alerts for runs running too long: no state change says so
     return TickResult(
         created=created,
         more=more,

@@ -321,6 +321,8 @@ def test_a_run_running_longer_than_a_rule_allows_is_queued_once_by_the_tick(
     assert _outbox(client) == []  # not long yet
     for minutes in (11, 12):  # two ticks past the limit: one message
         tick_if_leader(client.store, "me", utcnow() + timedelta(minutes=minutes), **later)
-    [queued] = _outbox(client)
+    queued_all = _outbox(client)
+    assert len(queued_all) == 1, client.get_run(run.id).history
+    [queued] = queued_all
     assert (queued.run_id, queued.state) == (str(run.id), "RUNNING")
     assert "longer than the 600 s" in queued.message
