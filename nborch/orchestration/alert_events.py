@@ -55,17 +55,26 @@ def _matches(rule: tuple[str, str | None, str | None, str | None], run: Any) -> 
     )
 
 
+# What a rule matches a run on, and what its message keeps of it.
+_RUN_FACTS = (
+    FlowRunRow.id,
+    FlowRunRow.deployment_id,
+    FlowRunRow.pool_id,
+    FlowRunRow.tags,
+    FlowRunRow.run_count,
+)
+
+
 def _insert(session: Session, messages: list[dict[str, Any]]) -> None:
-    """Add the messages; one already there (the same event) is skipped."""
-    if not messages:
-        return
+    """Add the messages (500 a statement); one already there (the same event) is skipped."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(AlertMessageRow)
-        .values(messages)
-        .on_conflict_do_nothing(index_elements=["rule_id", "run_id", "state", "run_count"])
-    )
+    for start in range(0, len(messages), 500):
+        session.execute(
+            insert(AlertMessageRow)
+            .values(messages[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["rule_id", "run_id", "state", "run_count"])
+        )
 
 
 def _message(rule_id: str, run: Any, state: str, text: str, now: datetime) -> dict[str, Any]:
@@ -108,13 +117,7 @@ def queue_alerts_of_runs(
     messages = []
     for start in range(0, len(run_ids), 500):
         runs = session.execute(
-            select(
-                FlowRunRow.id,
-                FlowRunRow.deployment_id,
-                FlowRunRow.pool_id,
-                FlowRunRow.tags,
-                FlowRunRow.run_count,
-            ).where(FlowRunRow.id.in_(run_ids[start : start + 500]))
+            select(*_RUN_FACTS).where(FlowRunRow.id.in_(run_ids[start : start + 500]))
         ).all()
         messages += [
             _message(r[0], run, state.value, message, now)
@@ -122,8 +125,7 @@ def queue_alerts_of_runs(
             for r in rules
             if _matches(r, run)
         ]
-    for start in range(0, len(messages), 500):
-        _insert(session, messages[start : start + 500])
+    _insert(session, messages)
 
 
 def queue_long_runs(store: Store, now: datetime) -> int:
@@ -145,14 +147,7 @@ def queue_long_runs(store: Store, now: datetime) -> int:
     shortest = min(rule.longer_than for rule in rules)
     with store.write() as session:
         runs = session.execute(
-            select(
-                FlowRunRow.id,
-                FlowRunRow.deployment_id,
-                FlowRunRow.pool_id,
-                FlowRunRow.tags,
-                FlowRunRow.run_count,
-                FlowRunRow.start_time,
-            ).where(
+            select(*_RUN_FACTS, FlowRunRow.start_time).where(
                 FlowRunRow.state == StateType.RUNNING.value,
                 FlowRunRow.start_time < now - timedelta(seconds=shortest),
             )
@@ -170,6 +165,5 @@ def queue_long_runs(store: Store, now: datetime) -> int:
             for rule in rules
             if (now - run.start_time).total_seconds() > rule.longer_than and _matches(rule[:4], run)
         ]
-        for start in range(0, len(messages), 500):
-            _insert(session, messages[start : start + 500])
+        _insert(session, messages)
         return len(messages)

@@ -33,8 +33,10 @@ class AlertSender:
             try:
                 while send_due(self.store) and self._leading():
                     pass
-            except Exception:  # a store away for a moment: the messages wait in the outbox
-                log.warning("Could not send alerts; trying again", exc_info=True)
+            except Exception as err:  # a store away for a moment: the messages wait in it
+                log.warning(
+                    "Could not send alerts (%s: %.200s); trying again", type(err).__name__, err
+                )
             time.sleep(POLL)
         with _lock:
             if _senders.get(id(self.store)) is self:
