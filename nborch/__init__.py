@@ -26,6 +26,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 _WHERE = {
+    "AlertChannel": "nborch.alert_models",
+    "AlertRule": "nborch.alert_models",
+    "AlertRuleSpec": "nborch.alert_models",
     "Deployment": "nborch.models",
     "Flow": "nborch.flows",
     "FlowRun": "nborch.models",

@@ -86,6 +86,19 @@ class Settings(BaseSettings):
     # `$NBORCH_HOME/secret.key`, made on first use. Every process that sets or resolves
     # secrets of one store needs the same key.
     secret_key: SecretStr | None = None
+    # Where people reach the server (e.g. https://nborch.example.com, or a Jupyter server's
+    # URL + "/nborch"): alerts link to a run's HTML output under it. Unset: no link.
+    public_url: str | None = None
+    # An alert's webhook or SMTP server must answer within this many seconds; a slow or
+    # unreachable one is tried again later with backoff (the scheduler's tick never waits).
+    alert_timeout: Seconds = 10.0
+    # The SMTP server of email alerts, smtp://[USER@]HOST[:PORT] (STARTTLS is required), its
+    # password, the sender's address, and a CA file to trust its certificate (unset: the
+    # system's).
+    smtp_url: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = "nborch@localhost"
+    smtp_ca_file: str | None = None
 
     @property
     def resolved_database_url(self) -> str:

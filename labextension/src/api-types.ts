@@ -16,6 +16,75 @@ export type JsonValue =
 
 export type JsonObject = Record<string, JsonValue>;
 
+/**
+ * Where a rule's messages go: a webhook (nborch's JSON body), a webhook that takes a
+ * Slack-compatible or a Microsoft Teams-compatible body, or email through SMTP.
+ */
+export type AlertChannel = 'webhook' | 'slack' | 'teams' | 'email';
+
+/**
+ * One attempt to send a message: of a run's state (`run_id`, `state`), a digest
+ * (`digest_count` events), or a test. `detail` says what the receiver answered or why
+ * it could not be reached.
+ */
+export interface AlertDelivery {
+  rule: string;
+  run_id: string | null;
+  run_name: string | null;
+  state: StateType | null;
+  digest_count: number;
+  attempt: number;
+  attempted: string;
+  ok: boolean;
+  detail: string;
+  status: string;
+}
+
+export interface AlertHistoryQuery {
+  rule?: string | null;
+  limit?: number;
+}
+
+export interface AlertRule {
+  name: string;
+  channel: AlertChannel;
+  target: string;
+  states: StateType[];
+  deployment: string | null;
+  pool: string | null;
+  tag: string | null;
+  hmac_secret: string | null;
+  max_per_minute: number;
+  longer_than: number | null;
+  id: string;
+  created: string;
+}
+
+export interface AlertRulePath {
+  name: string;
+}
+
+/**
+ * A rule as given: runs of `deployment` (FLOW/NAME), of `pool`, with `tag`, or of
+ * every run when none is given, entering one of `states`, are sent to `target` (a URL,
+ * which may hold ``{{ secret.NAME }}``, or email addresses, comma-separated) by `channel`.
+ * `hmac_secret` names the nborch secret that signs a webhook's body. At most
+ * `max_per_minute` messages a minute; beyond, one digest counts the rest. With
+ * `longer_than`, a run RUNNING longer than that many seconds sends one too.
+ */
+export interface AlertRuleSpec {
+  name: string;
+  channel: AlertChannel;
+  target: string;
+  states?: StateType[];
+  deployment?: string | null;
+  pool?: string | null;
+  tag?: string | null;
+  hmac_secret?: string | null;
+  max_per_minute?: number;
+  longer_than?: number | null;
+}
+
 /** An API key as listed (the key itself is shown once, when it is created). */
 export interface ApiKey {
   id: string;
@@ -78,6 +147,10 @@ export interface CreateAdhocRun {
   worker_id: string;
   tags?: string[];
   timeout_seconds?: number | null;
+}
+
+export interface CreateAlertRuleQuery {
+  test?: boolean;
 }
 
 export interface CreateApiKey {

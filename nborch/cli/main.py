@@ -32,6 +32,11 @@ class NborchGroup(click.Group):
 # worker does not load what deploying or the server needs. Name: ("module:attribute", the
 # first sentence of its help, which `nborch --help` shows; a test keeps them equal).
 COMMANDS: dict[str, tuple[str, str]] = {
+    "alert": (
+        "nborch.cli.alerts:alert",
+        "Alerts: a message by webhook (Slack, Teams) or email when runs fail, crash, are "
+        "cancelled, complete or run late.",
+    ),
     "api-key": (
         "nborch.cli.server:api_key",
         "API keys for the server: admin, worker (of some pools), viewer (reads), runner.",

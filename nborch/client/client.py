@@ -1,10 +1,10 @@
 """`Client`: the one client interface every front end uses (CLI, magics, Python API, workers,
 dashboards), written once over a transport.
 
-Its methods are the operations of `pool_operations`, `deployment_operations` and
-`run_operations`; each hands its arguments to the transport, which carries it out in-process
-on the store (`nborch.client.in_process`) or over the HTTP API (`nborch.client.http`), the
-way httpx writes its client once over `BaseTransport`.
+Its methods are the operations of `pool_operations`, `deployment_operations`,
+`run_operations` and `alert_operations`; each hands its arguments to the transport, which
+carries it out in-process on the store (`nborch.client.in_process`) or over the HTTP API
+(`nborch.client.http`), the way httpx writes its client once over `BaseTransport`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from nborch.client.alert_operations import AlertOperations
 from nborch.client.deployment_operations import DeploymentOperations
 from nborch.client.operations import Transport
 from nborch.client.pool_operations import PoolOperations
@@ -31,7 +32,7 @@ class ClientTransport(Transport, Protocol):
         """See `Client.watch_pool`."""
 
 
-class Client(PoolOperations, DeploymentOperations, RunOperations):
+class Client(PoolOperations, DeploymentOperations, RunOperations, AlertOperations):
     """Asks nborch through `transport`: the same calls, answers and errors whichever it is."""
 
     def __init__(self, transport: ClientTransport) -> None:

@@ -1,7 +1,7 @@
 """The HTTP API's contract: every operation, the client's and the server's own.
 
-The client's operations are declared in `pool_operations`, `deployment_operations` and
-`run_operations`; the few the server answers itself (health, the OpenAPI document, a run's
+The client's operations are declared in `pool_operations`, `deployment_operations`,
+`run_operations` and `alert_operations`; the few the server answers itself (health, the OpenAPI document, a run's
 HTML, what the JupyterLab panel asks) are declared here. The server's handlers, the HTTP
 transport, the OpenAPI document and the lab extension's types all read `ROUTES`.
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from nborch.client.alert_operations import AlertOperations
 from nborch.client.deployment_operations import AppliedDeployment, DeploymentOperations
 from nborch.client.operations import (
     ADMIN,
@@ -151,6 +152,7 @@ CLIENT_ROUTES: list[Operation] = [
     *operations_of(PoolOperations),
     *operations_of(DeploymentOperations),
     *operations_of(RunOperations),
+    *operations_of(AlertOperations),
 ]
 ROUTES: list[Operation] = [*SERVER_ROUTES, *CLIENT_ROUTES]
 ROUTES_BY_OP: dict[str, Operation] = {route.name: route for route in ROUTES}

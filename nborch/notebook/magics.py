@@ -267,6 +267,11 @@ class NborchMagics(Magics):
     def flow_run(self, line: str) -> None:
         run_cli("flow-run", *shlex.split(line))
 
+    @line_magic
+    @one_line_errors
+    def alert(self, line: str) -> None:
+        run_cli("alert", *shlex.split(line))
+
     # ---- workers and serving in the background of the kernel -------------------------------
 
     @magic_arguments()
@@ -420,6 +425,7 @@ def _document_cli_magics() -> None:
         (NborchMagics.run_deployment, ("deployment", "run")),
         (NborchMagics.flow_runs, ("flow-run", "ls")),
         (NborchMagics.flow_run, ("flow-run",)),
+        (NborchMagics.alert, ("alert",)),
     ):
         usage = f"%{magic.__name__} ... runs `nborch {' '.join(path)} ...`"
         if magic is NborchMagics.deploy:

@@ -32,6 +32,7 @@ from nborch.models import (
     State,
     StateType,
 )
+from nborch.orchestration.alert_events import queue_alerts
 from nborch.orchestration.deployments import ensure_flow
 from nborch.orchestration.fencing import held_run
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
@@ -412,6 +413,7 @@ def transition(
         row.scheduled_time = now
         wake_pool(session, row.pool_id)
     _add_state(session, row, state, message, now)
+    queue_alerts(session, row, state, message, now)  # in this transaction: never lost
     if state.is_final:
         row.end_time = now
     if state in (S.FAILED, S.CRASHED):

@@ -31,6 +31,8 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from nborch.models import CatchUp, StateType, TickResult
+from nborch.orchestration.alert_events import queue_alerts_of_runs, queue_long_runs
+from nborch.orchestration.alert_sender import kick as kick_alert_sender
 from nborch.orchestration.crash_detection import crash_orphaned_runs
 from nborch.orchestration.leases import acquire_lease
 from nborch.orchestration.runs import notebook_location, output_path_for
@@ -145,7 +147,7 @@ def _insert_states(runs: str) -> str:
 def add_states(
     session: Session, run_ids: Sequence[str], state: StateType, message: str, now: datetime
 ) -> None:
-    """Record `state` for many runs: one statement."""
+    """Record `state` for many runs: one statement (and their alerts, if rules watch it)."""
     if run_ids:
         for_each_row(
             session,
@@ -156,6 +158,7 @@ def add_states(
             message=message,
             now=now,
         )
+        queue_alerts_of_runs(session, run_ids, state, message, now)
 
 
 def _insert_runs(session: Session, planned: Sequence[Sequence[Any]], now: datetime) -> int:
@@ -418,6 +421,7 @@ def tick(store: Store, now: datetime | None = None, *, crash_orphans: bool = Tru
     `crash_orphans`, runs of workers that stopped heartbeating are left alone this time."""
     now = now or utcnow()
     created, more = schedule_runs(store, now)
+    queue_long_runs(store, now)  # alerts for runs running too long: no state change says so
     return TickResult(
         created=created,
         more=more,
@@ -435,4 +439,5 @@ def tick_if_leader(
     ttl = 3 * get_settings().scheduler_interval
     if not acquire_lease(store, LEASE, holder, ttl, now):
         return None
+    kick_alert_sender(store)  # the leader sends alerts, on a thread of their own
     return tick(store, now, crash_orphans=crash_orphans)

@@ -116,17 +116,22 @@ def secret_values_of_run(store: Store, run_id: str | uuid.UUID) -> dict[str, str
 
 
 def _values(session: Session, run: FlowRunRow) -> dict[str, str]:
-    names = sorted(secret_names(run.parameters, run.job_variables))
+    names = secret_names(run.parameters, run.job_variables)
+    return secret_values(session, names, user=f"flow run '{run.name}'")
+
+
+def secret_values(session: Session, names: set[str], *, user: str) -> dict[str, str]:
+    """The values of secrets `names`, which `user` (e.g. "flow run 'x'") references."""
     if not names:
         return {}
     rows = {
         row.name: row for row in session.scalars(select(SecretRow).where(SecretRow.name.in_(names)))
     }
-    for name in names:
+    for name in sorted(names):
         if name not in rows:
             raise NotFoundError(
-                f"Secret '{name}' not found: flow run '{run.name}' references it. "
+                f"Secret '{name}' not found: {user} references it. "
                 f"Set it with: nborch secret set {name}"
             )
     box = secret_box()
-    return {name: box.decrypt(name, rows[name].ciphertext) for name in names}
+    return {name: box.decrypt(name, rows[name].ciphertext) for name in sorted(names)}

@@ -21,7 +21,7 @@ from nborch.errors import StoreError
 from nborch.home_files import private_file
 from nborch.store.engine import Store, explain_sqlite_error
 
-HEAD_REVISION = "0011_run_policy"
+HEAD_REVISION = "0012_alerts"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x6E62_6F72  # "nbor"
 

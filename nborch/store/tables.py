@@ -324,3 +324,72 @@ class RequestKeyRow(Base):
     answer_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     answer_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AlertRuleRow(Base):
+    """What to watch (a deployment, a pool, a tag or every run; the states) and where to
+    send it. `target` keeps secret references as they were written."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(Text)
+    states: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deployment_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("deployments.id", ondelete="CASCADE"), nullable=True
+    )
+    pool_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("work_pools.id", ondelete="CASCADE"), nullable=True
+    )
+    tag: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    hmac_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    max_per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    longer_than: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AlertMessageRow(Base):
+    """The outbox: one message per (rule, run, state, attempt of the run), written in the
+    transaction that stored the state. `status`: pending, sent, failed (gave up), digested
+    (carried by the digest `digest_id`). A sender holds it until `claimed_until`."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "run_id", "state", "run_count", name="uq_alert_outbox_event"),
+        Index("ix_alert_outbox_status_due", "status", "next_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(ID, ForeignKey("alert_rules.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ID, ForeignKey("flow_runs.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20))
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")  # the state's message
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    digest_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    digest_count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AlertDeliveryRow(Base):
+    """One attempt to send a message (or a rule's test, `message_id` None)."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("alert_outbox.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, default=1)  # the message's 1st, 2nd ...
+    attempted: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text, default="")

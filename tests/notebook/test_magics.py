@@ -111,6 +111,7 @@ def test_errors_are_one_line(shell: InteractiveShell) -> None:
         ("%worker start --pool nope", "Work pool 'nope' not found"),
         ("%%flow f --include missing\nx = 1", "No %%flow_setup cell named missing"),
         ("%run_deployment nope/nothing", "Deployment 'nope/nothing' not found"),
+        ("%alert create a --channel webhook --to nowhere", "Alert rule 'a' has 'nowhere'"),
     ]:
         out = run(shell, source)
         lines = [line for line in out.splitlines() if line.strip()]
@@ -147,3 +148,13 @@ def test_help_in_magics_leaves_the_short_help_option_of_the_cli(shell: Interacti
         result = CliRunner().invoke(cli, args, prog_name="nborch")
         assert result.exit_code == 0, (args, result.output)
         assert f"Usage: nborch {' '.join(args[:-1])}" in result.output
+
+
+def test_alert_rules_from_a_notebook(shell: InteractiveShell, sqlite_client: LocalClient) -> None:
+    out = run(
+        shell, "%alert create ops --channel slack --to https://hooks.example.com/x --on FAILED"
+    )
+    assert "Created alert rule 'ops': FAILED → slack" in out
+    assert "ops" in run(shell, "%alert ls")
+    assert [r.name for r in sqlite_client.list_alert_rules()] == ["ops"]
+    assert "Send a test message" in shell.magics_manager.magics["line"]["alert"].__doc__
