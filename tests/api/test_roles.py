@@ -18,6 +18,7 @@ from support.api import Server, store_snapshot
 from support.cli import invoker
 from support.deployments import deploy_hello
 
+from nborch.alert_models import AlertChannel, AlertRuleSpec
 from nborch.api.openapi import build_openapi
 from nborch.api.roles import permits
 from nborch.client import LocalClient
@@ -171,6 +172,14 @@ def _writes(
         "list_api_keys": lambda: c.list_api_keys(),
         "create_api_key": lambda: c.create_api_key("more", "admin"),
         "revoke_api_key": lambda: c.revoke_api_key("test-admin"),
+        # Alert rules name receivers (URLs, addresses): an admin's, not a viewer's.
+        "create_alert_rule": lambda: c.create_alert_rule(
+            AlertRuleSpec(name="a", channel=AlertChannel.WEBHOOK, target="http://127.0.0.1:9/")
+        ),
+        "list_alert_rules": lambda: c.list_alert_rules(),
+        "delete_alert_rule": lambda: c.delete_alert_rule("a"),
+        "test_alert_rule": lambda: c.test_alert_rule("a"),
+        "alert_history": lambda: c.alert_history(),
         "notebook_parameters": lambda: raw("GET", "/notebook-parameters?path=x.ipynb"),
         "deploy_notebook": lambda: raw(
             "POST", "/deploy-notebook", json={"path": "x.ipynb", "name": "d", "pool_name": "p"}
