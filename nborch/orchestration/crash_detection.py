@@ -12,7 +12,12 @@ A worker's heartbeat is silent for `worker_timeout` seconds, and:
   is up again their silence counts from its (re)start. A server down for
   `server_outage_grace` seconds is taken for gone for good: its workers' runs are CRASHED.
 
-Whatever the store concludes, a worker that has reached neither its server nor its store
+A worker only silent (it lives, its server lives) may merely be cut off, its run finished
+and unreported: the run's retry is held for `SILENCE_HOLD_TIMEOUTS` timeouts, with the
+worker still named, and if the worker comes back meanwhile its word on the attempt (the
+run's end, its logs) replaces the verdict (`fencing.held_for_its_worker`); once another
+worker claims the retry, it can no longer. Whatever the store concludes, a worker that has
+reached neither its server nor its store
 for 60% of `worker_timeout` has stopped its runs itself (`nborch.workers.base`): no run is
 retried while its previous attempt may still be running, and a worker that comes back
 finds its runs' later writes refused (`nborch.orchestration.fencing`).
@@ -33,6 +38,9 @@ from nborch.store.tables import FlowRunRow, ServerRow, WorkerRow
 from nborch.timeutil import ago, utcnow
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+# A retry after a worker's silence waits this many worker timeouts: the worker may only be
+# cut off (a network partition), its run finished, and come back to say so.
+SILENCE_HOLD_TIMEOUTS = 3
 
 
 def server_down_after() -> float:
@@ -75,6 +83,7 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
             .with_for_update(of=FlowRunRow)
         ).all()
         crashed = []
+        hold = SILENCE_HOLD_TIMEOUTS * settings.worker_timeout
         for row, worker, server in candidates:
             reason = _why_orphaned(worker, server, now, cutoff)
             if reason is None:
@@ -82,9 +91,24 @@ def crash_orphaned_runs(store: Store, *, now: datetime | None = None) -> list[st
             if row.state == S.CANCELLING.value:
                 transition(session, row, S.CANCELLED, f"Cancelled; {reason}", now)
             else:
-                transition(session, row, S.CRASHED, f"Crashed: {reason}", now, worker_vanished=True)
+                # Only silent (it lives, its server lives): the worker may come back.
+                silent = worker is not None and not worker.stopped and server_alive(server, now)
+                transition(
+                    session,
+                    row,
+                    S.CRASHED,
+                    f"Crashed: {reason}",
+                    now,
+                    worker_vanished=True,
+                    hold=hold if silent else 0.0,
+                )
             crashed.append(row.id)
         return crashed
+
+
+def server_alive(server: ServerRow | None, now: datetime) -> bool:
+    """The server (if any) has shown a sign of life lately."""
+    return server is None or (now - server.last_seen).total_seconds() <= server_down_after()
 
 
 def _why_orphaned(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nborch.errors import RunLostError
-from nborch.models import ACTIVE_STATES, HeldRun, StateType
+from nborch.models import ACTIVE_STATES, WAITING_STATES, HeldRun, StateType
 from nborch.orchestration.lookup import run_by_id
 from nborch.store.engine import Store
 from nborch.store.tables import FlowRunRow
@@ -35,12 +35,19 @@ def held_run(
             f"Flow run '{row.name}' is no longer in the hands of attempt {attempt}: attempt "
             f"{row.attempt} holds it now ({row.state}). Its worker stops attempt {attempt}."
         )
-    if StateType(row.state) not in ACTIVE_STATES:
+    if StateType(row.state) not in ACTIVE_STATES and not held_for_its_worker(row):
         raise RunLostError(
             f"Flow run '{row.name}' is {row.state}: attempt {attempt} may write nothing more "
             "about it. Its worker stops the run."
         )
     return row
+
+
+def held_for_its_worker(row: FlowRunRow) -> bool:
+    """A run whose worker was taken for silent (`crash_detection`) waits for its retry with
+    that worker still named: until another claim takes it, the attempt may still report
+    what became of it (its end, its logs, its output notebook)."""
+    return StateType(row.state) in WAITING_STATES and row.worker_id is not None
 
 
 def held_runs(store: Store, worker_id: uuid.UUID) -> list[HeldRun]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -34,7 +34,7 @@ from nborch.models import (
 )
 from nborch.orchestration.alert_events import queue_alerts
 from nborch.orchestration.deployments import ensure_flow
-from nborch.orchestration.fencing import held_run
+from nborch.orchestration.fencing import held_for_its_worker, held_run
 from nborch.orchestration.lookup import deployment_by_name, pool_by_name, run_by_id
 from nborch.orchestration.quotas import refuse_over_quota
 from nborch.orchestration.run_policy import (
@@ -377,6 +377,11 @@ def set_state(
     now = utcnow()
     with store.write() as session:
         row = held_run(session, run_id, attempt, for_update=True)
+        if attempt is not None and state.is_final and held_for_its_worker(row):
+            # The worker taken for silent is back with its attempt's end: its word replaces
+            # the verdict, and the retry held for it is dropped (or made due, if it failed).
+            row.state, row.start_time = S.RUNNING.value, None
+            message = f"{message} (reported after its worker was out of touch)".lstrip()
         transition(session, row, state, message, now, timed_out=timed_out)
         if failure is not None:
             row.failure = failure.model_dump(mode="json")
@@ -393,7 +398,11 @@ def transition(
     *,
     worker_vanished: bool = False,
     timed_out: bool = False,
+    hold: float = 0.0,
 ) -> None:
+    """Move the run to `state` (refused when not allowed), with its history, alerts and,
+    on FAILED or CRASHED, its retry. `hold`: the retry waits at least that many seconds,
+    held for the attempt's worker in case it comes back with the run's end (`hold_for`)."""
     current = StateType(row.state)
     if state not in ALLOWED_TRANSITIONS[current]:
         raise ConflictError(
@@ -417,7 +426,7 @@ def transition(
     if state.is_final:
         row.end_time = now
     if state in (S.FAILED, S.CRASHED):
-        _retry_if_allowed(session, row, current, message, now, worker_vanished, timed_out)
+        _retry_if_allowed(session, row, current, message, now, worker_vanished, timed_out, hold)
 
 
 def _retry_if_allowed(
@@ -428,11 +437,13 @@ def _retry_if_allowed(
     now: datetime,
     worker_vanished: bool,
     timed_out: bool,
+    hold: float = 0.0,
 ) -> None:
     """Schedule the run again when its policy retries this ending and it has retries left,
     as late as the policy says (`nborch.orchestration.run_policy`)."""
     if previous is S.PENDING and worker_vanished:
-        when, message = now, f"Rescheduled: {reason}"  # it never ran: another may take it
+        hold = 0.0  # it never ran: another worker may take it at once
+        when, message = now, f"Rescheduled: {reason}"
     else:
         if previous is S.PENDING:
             row.run_count += 1  # its worker could not start it: that was an attempt
@@ -440,7 +451,15 @@ def _retry_if_allowed(
         if retry is None:
             return
         when, message = retry
-    row.worker_id = None
+        if hold > 0 and when < now + timedelta(seconds=hold):
+            when = now + timedelta(seconds=hold)
+            message = (
+                f"Retry {row.run_count} of {row.retries} held until "
+                f"{when:%Y-%m-%d %H:%M:%S} UTC, in case its worker comes back with the "
+                f"run's end, after CRASHED: {reason}"
+            )
+    if hold <= 0:
+        row.worker_id = None  # kept while held: that worker's word on the attempt counts
     row.end_time = None
     row.scheduled_time = when
     _add_state(session, row, S.SCHEDULED, message, now)

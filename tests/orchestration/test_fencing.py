@@ -16,7 +16,7 @@ from support.deployments import deploy_hello
 from nborch.client import LocalClient
 from nborch.errors import ConflictError, NotFoundError, RunLostError
 from nborch.models import StateType as S
-from nborch.orchestration import crash_detection, workers
+from nborch.orchestration import claims, crash_detection, workers
 from nborch.settings import get_settings
 from nborch.store.tables import WorkerRow
 from nborch.timeutil import utcnow
@@ -187,4 +187,37 @@ def test_a_claim_is_a_sign_of_life(client: LocalClient, pool: str, worker_id: uu
         )
     (run,) = client.claim_runs(pool, worker_id, 1)
     assert crash_detection.crash_orphaned_runs(client.store) == []
+    assert client.get_run(run.id).state is S.PENDING
+
+
+def test_a_worker_taken_for_silent_comes_back_with_its_runs_end(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
+    """Cut off, not dead: its run finished meanwhile. Its retry is held for it, and its
+    late report replaces the verdict, so the run is executed once."""
+    run = running_run(client, pool, worker_id, retries=2)
+    timeout = get_settings().worker_timeout
+    assert crash_detection.crash_orphaned_runs(client.store, now=later(timeout + 1)) == [
+        str(run.id)
+    ]
+    assert client.get_run(run.id).state is S.SCHEDULED
+    client.append_logs(run.id, ["its last line"], attempt=1)
+    done = client.set_state(run.id, S.COMPLETED, "all good", attempt=1)
+    assert (done.state, done.run_count, done.attempt) == (S.COMPLETED, 1, 1)
+    assert [h.type for h in done.history][-3:] == [S.CRASHED, S.SCHEDULED, S.COMPLETED]
+    assert client.claim_runs(pool, worker_id, 1) == []  # no retry left to run
+
+
+def test_once_the_retry_is_claimed_the_silent_worker_has_no_word(
+    client: LocalClient, pool: str, worker_id: uuid.UUID
+) -> None:
+    run = running_run(client, pool, worker_id, retries=2)
+    timeout = get_settings().worker_timeout
+    crash_detection.crash_orphaned_runs(client.store, now=later(timeout + 1))
+    rescuer = workers.register_worker(client.store, "rescuer", pool).id
+    hold = crash_detection.SILENCE_HOLD_TIMEOUTS * timeout
+    (retry,) = claims.claim_runs(client.store, pool, rescuer, 1, now=later(timeout + hold + 2))
+    assert retry.attempt == 2
+    with pytest.raises(RunLostError):
+        client.set_state(run.id, S.COMPLETED, attempt=1)
     assert client.get_run(run.id).state is S.PENDING

@@ -188,10 +188,16 @@ def test_orphaned_runs_crash_and_are_retried(client: LocalClient, pool: str) -> 
     retried = client.get_run(run.id)
     assert [h.type for h in retried.history][-2:] == [S.CRASHED, S.SCHEDULED]
     assert "stopped heartbeating" in retried.history[-2].message
-    assert retried.state is S.SCHEDULED and retried.worker_id is None
-    # The second attempt fails: no retries left, so it stays FAILED.
+    # Held for its worker a while (it may only be cut off), then another may take it.
+    assert retried.state is S.SCHEDULED and retried.worker_id == worker
+    assert "held until" in retried.history[-1].message
     rescuer = client.register_worker("rescuer", pool).id
-    assert [r.id for r in claims.claim_runs(client.store, pool, rescuer, 1, now=later)] == [run.id]
+    assert claims.claim_runs(client.store, pool, rescuer, 1, now=later) == []
+    hold = crash_detection.SILENCE_HOLD_TIMEOUTS * get_settings().worker_timeout
+    after_hold = later + timedelta(seconds=hold + 1)
+    taken = claims.claim_runs(client.store, pool, rescuer, 1, now=after_hold)
+    assert [r.id for r in taken] == [run.id]
+    # The second attempt fails: no retries left, so it stays FAILED.
     client.set_state(run.id, S.RUNNING)
     final = client.set_state(run.id, S.FAILED, "boom")
     assert final.state is S.FAILED and final.run_count == 2
