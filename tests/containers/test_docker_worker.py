@@ -463,10 +463,13 @@ def test_an_engine_lost_mid_run_crashes_the_run_and_the_next_worker_stops_the_co
     container = pool.container(run)
     assert container.status == "running"
 
-    start_worker(workers, "--pool", POOL, env=PATIENT)
+    settler = start_worker(workers, "--pool", POOL, env=PATIENT)
     wait_for(lambda: container.reload() or container.status == "exited", 60)
-    note = logged(client, run, "left running")
+    # Said by the worker that stopped it, not in the run's logs: the run has ended, and
+    # nothing more is written about it (`nborch.orchestration.fencing`).
+    note = settler.wait_for_line("left running", timeout=60)
     assert f"container {container.id[:12]}" in note and "is CRASHED" in note
+    assert "left running" not in messages(client, run)
     assert done.output_path
     run_dir = Path(done.output_path).parent
     wait_for(lambda: run_dir.stat().st_mode & 0o777 == 0o755, 30)  # handed back to the worker
