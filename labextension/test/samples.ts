@@ -31,6 +31,7 @@ export function worker(changes: Partial<Worker> = {}): Worker {
     last_heartbeat: '2024-05-01T09:59:57Z',
     status: 'ONLINE',
     active_runs: 1,
+    server: null,
     ...changes
   };
 }
@@ -107,6 +108,7 @@ export function run(changes: Partial<FlowRun> = {}): FlowRun {
     failure: null,
     run_count: 1,
     retries: 0,
+    attempt: 1,
     timeout_seconds: null,
     retry_delay_seconds: 0,
     retry_backoff: 1,
