@@ -594,7 +594,9 @@ class BaseWorker(ABC, Generic[Job]):
             seal_run_folder(run_dir)
         if active.lost:
             return Outcome(StateType.CRASHED, active.lost)
-        if active.timed_out is not None and exit_code != 0 and run.timeout_seconds:
+        # Stopped past its timeout: timed out, whatever the stopped process's exit said (a
+        # papermill told to stop may exit 0 when its kernel went first).
+        if active.timed_out is not None and run.timeout_seconds:
             return timed_out(run.output_path, list(log.tail), active.timed_out, run.timeout_seconds)
         if active.silenced:
             return Outcome(StateType.CRASHED, active.silenced)
