@@ -124,8 +124,8 @@ def _why_orphaned(
         return f"worker '{worker.name}' stopped"
     silent = f"worker '{worker.name}' stopped heartbeating (last {ago(worker.last_heartbeat, now)})"
     if server is not None:
-        down_for = (now - server.last_seen).total_seconds()
-        if down_for > server_down_after():
+        if not server_alive(server, now):
+            down_for = (now - server.last_seen).total_seconds()
             if down_for < get_settings().server_outage_grace:
                 return None  # the server's outage, not the worker's silence
             return f"{silent}, and its server '{server.name}' has been down for {down_for:.0f} s"
